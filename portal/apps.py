@@ -1,0 +1,31 @@
+import sys
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    verbose_name = "Accounts and organisations"
+
+    def ready(self) -> None:
+        announce_embedded_default()
+
+
+def announce_embedded_default() -> None:
+    """Say so when a server or worker starts on the embedded default (not meant for production)."""
+    starting = any(word in sys.argv for word in ("runserver", "worker", "beat"))
+    if settings.PRODUCTION or not starting:
+        return
+    parts = [
+        "PostgreSQL" if settings.DATABASE_URL else "SQLite (var/quaygate.sqlite3)",
+        "Redis" if settings.REDIS_URL else "no Redis (local-memory cache, filesystem broker)",
+        "SMTP"
+        if settings.MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend")
+        else "emails written to var/mail",
+    ]
+    sys.stderr.write(
+        "Quaygate: embedded default (QUAYGATE_ENV=embedded) on "
+        + ", ".join(parts)
+        + ". For one laptop only; set QUAYGATE_ENV=production to deploy.\n"
+    )

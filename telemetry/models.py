@@ -1,0 +1,151 @@
+"""API usage: a row per partner-API request, hourly roll-ups, and anomaly findings."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.models import Organization
+from tokens.models import PersonalAccessToken
+
+
+class UsageRecord(models.Model):
+    """One partner-API request (or failed authentication). Never the secret or the header."""
+
+    request_id = models.UUIDField(
+        unique=True, help_text="Makes a replayed stream entry insert nothing"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    token = models.ForeignKey(
+        PersonalAccessToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_prefix = models.CharField(
+        max_length=8, blank=True, help_text="Display prefix when well-formed"
+    )
+    method = models.CharField(max_length=8)
+    route = models.CharField(
+        max_length=200, help_text="The URL pattern, e.g. api/v1/spreaders/<serial>"
+    )
+    path = models.CharField(max_length=500)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    response_bytes = models.PositiveIntegerField(default=0)
+    auth_failure = models.CharField(
+        max_length=32, blank=True, help_text="Why authentication failed, if it did"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["token", "-created_at"]),
+            models.Index(fields=["organization", "-created_at"]),
+            # BRIN on created_at for retention and full scans: migration (PostgreSQL only).
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"
+
+
+class UsageHourly(models.Model):
+    """Requests per token per hour, by status class: feeds the portal chart and anomaly baselines."""
+
+    token = models.ForeignKey(PersonalAccessToken, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    status_2xx = models.PositiveIntegerField(default=0)
+    status_3xx = models.PositiveIntegerField(default=0)
+    status_4xx = models.PositiveIntegerField(default=0)
+    status_5xx = models.PositiveIntegerField(default=0)
+    distinct_ips = models.PositiveIntegerField(default=0)
+    countries = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-hour"]
+        constraints = [
+            models.UniqueConstraint(fields=["token", "hour"], name="usage_hourly_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} {self.hour:%Y-%m-%d %H}h: {self.requests}"
+
+
+class Anomaly(models.Model):
+    class Rule(models.TextChoices):
+        NEW_COUNTRY = "new_country", "Used from a new country"
+        IMPOSSIBLE_TRAVEL = "impossible_travel", "Impossible travel"
+        VOLUME_SPIKE = "volume_spike", "Request volume spike"
+        FAILED_AUTH_BURST = "failed_auth_burst", "Burst of failed authentications"
+        REVOKED_TOKEN_USED = "revoked_token_used", "Revoked or expired token still in use"
+        TOKEN_IN_URL = "token_in_url", "Token sent in a URL"
+        SCOPE_DENIED_BURST = "scope_denied_burst", "Burst of scope denials"
+        OLD_SECRET_REUSED = "old_secret_reused", "Rotated-out secret reused"
+        NEW_IP = "new_ip", "New IP address"
+        NEW_USER_AGENT = "new_user_agent", "New user agent"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.CharField(max_length=24, choices=Rule.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    token = models.ForeignKey(
+        PersonalAccessToken,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="anomalies",
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What the finding is about when there is no token (an IP guessing prefixes).
+    subject = models.CharField(max_length=200, blank=True)
+    window = models.CharField(
+        max_length=40, help_text="Dedup window, e.g. the day or hour it fell in"
+    )
+    evidence = models.JSONField(default=dict)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        verbose_name_plural = "anomalies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "token", "subject", "window"],
+                condition=Q(state="open"),
+                name="anomaly_one_open_per_rule_token_window",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["token", "state"]),
+            models.Index(fields=["organization", "-last_seen"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} ({self.severity})"
+
+
+class DetectionWatermark(models.Model):
+    """How far a periodic pass has read the usage log (the last id it saw)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_id}"

@@ -1,0 +1,102 @@
+"""Shared fixtures: two organisations, each with an admin and a member, plus an outsider.
+
+Every permission test is one line of setup: ask for `owner`, `member`, `org_admin`, `outsider`.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from portal.models import Membership, Organization, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+# Integration and browser tests need real services. Locally they skip when a service is
+# missing; CI sets QUAYGATE_REQUIRE_SERVICES=1 so a missing service fails the run instead.
+REQUIRE_SERVICES = os.environ.get("QUAYGATE_REQUIRE_SERVICES") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks run in-process in unit tests; tests marked `integration` use a real worker."""
+    from portal.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import caches
+
+    yield
+    for alias in caches:
+        with contextlib.suppress(Exception):  # a cache that is down has nothing to clear
+            caches[alias].clear()
+
+
+def make_org(name: str) -> Organization:
+    return Organization.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+
+
+def make_user(
+    email: str, org: Organization | None = None, role: str = Membership.Role.MEMBER, **fields
+) -> User:
+    user = User.objects.create_user(email=email, password=PASSWORD, **fields)
+    if org is not None:
+        Membership.objects.create(user=user, organization=org, role=role)
+    return user
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    return make_org("Port of Rotterdam")
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return make_org("Port of Antwerp")
+
+
+@pytest.fixture
+def org_admin(org) -> User:
+    return make_user("admin@rotterdam.example", org, Membership.Role.ADMIN, full_name="Ada Admin")
+
+
+@pytest.fixture
+def owner(org) -> User:
+    """A member of `org` who owns tokens in the tests."""
+    return make_user("owner@rotterdam.example", org, full_name="Owen Owner")
+
+
+@pytest.fixture
+def member(org) -> User:
+    """Another member of the same organisation."""
+    return make_user("member@rotterdam.example", org, full_name="Mia Member")
+
+
+@pytest.fixture
+def outsider(other_org) -> User:
+    """A member of the other organisation."""
+    return make_user("outsider@antwerp.example", other_org, full_name="Otto Outsider")
+
+
+@pytest.fixture
+def ops_user(db) -> User:
+    return make_user("ops@quaygate.example", is_staff=True)

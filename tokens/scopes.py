@@ -1,0 +1,58 @@
+"""Scopes a token can hold. A write scope implies read of the same resource."""
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    FLEET_READ = "fleet:read"
+    TELEMETRY_READ = "telemetry:read"
+    ALARMS_READ = "alarms:read"
+    ALARMS_WRITE = "alarms:write"
+    MAINTENANCE_READ = "maintenance:read"
+    MAINTENANCE_WRITE = "maintenance:write"
+
+
+ALL_SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+
+
+def all_scopes() -> list[str]:
+    return list(ALL_SCOPES)
+
+
+DESCRIPTIONS: dict[str, str] = {
+    Scope.FLEET_READ: "List terminals and spreaders",
+    Scope.TELEMETRY_READ: "Read spreader telemetry",
+    Scope.ALARMS_READ: "List alarms",
+    Scope.ALARMS_WRITE: "Acknowledge alarms (includes read)",
+    Scope.MAINTENANCE_READ: "List maintenance records",
+    Scope.MAINTENANCE_WRITE: "Log maintenance (includes read)",
+}
+
+# Resource -> (read scope, write scope or None), in the order the portal shows them.
+RESOURCES: dict[str, tuple[str, str | None]] = {
+    "fleet": (Scope.FLEET_READ, None),
+    "telemetry": (Scope.TELEMETRY_READ, None),
+    "alarms": (Scope.ALARMS_READ, Scope.ALARMS_WRITE),
+    "maintenance": (Scope.MAINTENANCE_READ, Scope.MAINTENANCE_WRITE),
+}
+
+
+def normalize(scopes: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    """Sorted, de-duplicated, validated. Raises ValueError naming any unknown scope."""
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise ValueError(f"Unknown scope(s): {', '.join(unknown)}")
+    return sorted(set(scopes), key=ALL_SCOPES.index)
+
+
+def effective(scopes: list[str] | tuple[str, ...] | set[str]) -> frozenset[str]:
+    """What the token may do: its scopes plus the read scope each write scope implies."""
+    granted = set(scopes)
+    for read, write in RESOURCES.values():
+        if write and write in granted:
+            granted.add(read)
+    return frozenset(granted)
+
+
+def grants(scopes: list[str] | tuple[str, ...] | set[str] | frozenset[str], needed: str) -> bool:
+    return needed in effective(scopes)
