@@ -48,6 +48,7 @@ format: install
 check-deploy: install
 	QUAYGATE_ENV=production SECRET_KEY=check-deploy-$$(openssl rand -hex 32) \
 	TOKEN_HASH_KEY=check-deploy-$$(openssl rand -hex 32) ALLOWED_HOSTS=quaygate.example \
+	EMAIL_HOST=smtp.quaygate.example \
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///var/check.sqlite3} \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
@@ -63,4 +64,4 @@ lock:
 	rm -rf .lockvenv
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache
+	rm -rf $(VENV) var .pytest_cache

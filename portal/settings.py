@@ -207,6 +207,8 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     if env_bool("SECURE_PROXY_SSL", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Preloading HSTS is a commitment for the whole domain that its owner opts into
+    # (SECURE_HSTS_PRELOAD=1); until then the check that recommends it is silenced.
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Client IPs: X-Forwarded-For is believed only when the direct peer is one of these proxies.
@@ -219,7 +221,10 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Serve straight from the app folders when collectstatic has not run (embedded default, tests).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -251,6 +256,10 @@ if _email_host:
             },
         },
     }
+elif PRODUCTION:
+    raise ImproperlyConfigured(
+        "EMAIL_HOST must be set when QUAYGATE_ENV=production (notices are emails)"
+    )
 else:
     # The embedded default: every email is a file in var/mail that a person can open.
     MAILERS = {

@@ -100,3 +100,13 @@ def outsider(other_org) -> User:
 @pytest.fixture
 def ops_user(db) -> User:
     return make_user("ops@quaygate.example", is_staff=True)
+
+
+def pytest_report_header(config) -> list[str]:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    cache = "Redis" if settings.REDIS_URL else "local memory (no REDIS_URL)"
+    return [
+        f"quaygate: database={engine}, cache/broker={cache}, require services={REQUIRE_SERVICES}"
+    ]

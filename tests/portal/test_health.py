@@ -1,0 +1,58 @@
+import pytest
+from django.test import override_settings
+
+from portal.celery import app
+
+
+def test_healthz_answers_without_touching_the_database(client):
+    # No django_db mark: any database access in the view would raise and turn into a 500.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_every_dependency_when_all_are_up(client):
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_and_names_the_dead_cache(client):
+    dead_redis = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with override_settings(CACHES=dead_redis):
+        response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["checks"]["cache"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_and_names_the_dead_broker(client):
+    previous = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = "redis://127.0.0.1:1/0", {}
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = previous
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_readyz_is_503_and_names_the_dead_database(client, settings):
+    # No django_db mark: pytest-django blocks database access, which is what "down" looks like here.
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["checks"]["database"]["ok"] is False
+    assert "error" in body["checks"]["database"]

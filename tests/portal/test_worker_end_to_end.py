@@ -1,0 +1,24 @@
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from portal.models import Organization
+from tests.conftest import require
+from tests.support.tasks import create_organization
+from tests.support.worker import celery_worker, wait_for
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_process_runs_a_task_and_the_database_shows_its_effect():
+    require(bool(settings.REDIS_URL), "needs REDIS_URL (the Celery broker)")
+    require(
+        connection.vendor == "postgresql",
+        "needs DATABASE_URL on PostgreSQL (shared with the worker)",
+    )
+
+    with celery_worker(include=("tests.support.tasks",)):
+        create_organization.delay("made-by-worker")
+        assert wait_for(
+            lambda: Organization.objects.filter(slug="made-by-worker").exists(), timeout=30
+        )
