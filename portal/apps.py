@@ -1,3 +1,4 @@
+import os
 import sys
 
 from django.apps import AppConfig
@@ -15,8 +16,9 @@ class PortalConfig(AppConfig):
 def announce_embedded_default() -> None:
     """Say so when a server or worker starts on the embedded default (not meant for production)."""
     starting = any(word in sys.argv for word in ("runserver", "worker", "beat"))
-    if settings.PRODUCTION or not starting:
+    if settings.PRODUCTION or not starting or os.environ.get("QUAYGATE_ANNOUNCED"):
         return
+    os.environ["QUAYGATE_ANNOUNCED"] = "1"  # once per process tree (autoreloader, pool children)
     parts = [
         "PostgreSQL" if settings.DATABASE_URL else "SQLite (var/quaygate.sqlite3)",
         "Redis" if settings.REDIS_URL else "no Redis (local-memory cache, filesystem broker)",
