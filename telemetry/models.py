@@ -1,7 +1,8 @@
 """API usage: a row per partner-API request, hourly roll-ups, and anomaly findings."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.models import Organization
@@ -14,7 +15,10 @@ class UsageRecord(models.Model):
     request_id = models.UUIDField(
         unique=True, help_text="Makes a replayed stream entry insert nothing"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the request was made")
+    # When the row reached the database (the drain may be behind). The detection pass reads
+    # only rows inserted a safety lag ago, so ids committed out of order are not skipped.
+    inserted_at = models.DateTimeField(default=timezone.now, editable=False)
     token = models.ForeignKey(
         PersonalAccessToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -125,8 +129,15 @@ class Anomaly(models.Model):
         ordering = ["-last_seen", "-id"]
         verbose_name_plural = "anomalies"
         constraints = [
+            # One open finding per rule, token, subject and window. The token is coalesced to 0
+            # because a unique index treats NULLs as distinct: findings without a token (an IP
+            # guessing prefixes) would otherwise never be deduplicated. An expression index
+            # works on PostgreSQL and SQLite alike (NULLS NOT DISTINCT is PostgreSQL 15+ only).
             models.UniqueConstraint(
-                fields=["rule", "token", "subject", "window"],
+                F("rule"),
+                Coalesce(F("token"), Value(0)),
+                F("subject"),
+                F("window"),
                 condition=Q(state="open"),
                 name="anomaly_one_open_per_rule_token_window",
             ),
@@ -138,6 +149,34 @@ class Anomaly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rule_display()} ({self.severity})"
+
+
+class TokenSighting(models.Model):
+    """A country, IP or user agent a token has been used from, with when it was first/last seen.
+
+    The memory of the new-country, new-IP, new-user-agent and impossible-travel rules: each pass
+    compares its new rows with this small table instead of re-reading 30 days of the usage log.
+    """
+
+    class Kind(models.TextChoices):
+        COUNTRY = "country", "Country"
+        IP = "ip", "IP address"
+        USER_AGENT = "user_agent", "User agent"
+
+    token = models.ForeignKey(PersonalAccessToken, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    value = models.CharField(max_length=300)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "kind", "value"], name="sighting_unique")
+        ]
+        indexes = [models.Index(fields=["last_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.token_id} {self.kind} {self.value}"
 
 
 class DetectionWatermark(models.Model):

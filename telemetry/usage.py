@@ -1,0 +1,254 @@
+"""Writing the usage log: cheap on the request path, nothing lost.
+
+The request path appends one entry to a Redis Stream (XADD, a single round trip, capped with
+MAXLEN ~). A Celery task drains the stream through a consumer group in bulk: rows are inserted
+with ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
+the transaction commits. Entries a crashed drain read but never acknowledged are claimed by the
+next drain (XAUTOCLAIM) and replayed; their request_ids make the replay insert nothing twice.
+
+Without Redis (the embedded default), or while Redis is down, the row is inserted directly.
+"""
+
+import json
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from portal.net import client_ip
+from telemetry.conf import setting
+from telemetry.geo import country_for
+from telemetry.models import UsageRecord
+
+logger = logging.getLogger(__name__)
+
+# A whole token anywhere in a path or user agent is cut to its display prefix before storing.
+_TOKEN_PATTERN = re.compile(r"qgp_[0-9A-Za-z]{4}[0-9A-Za-z]{32}")
+_REDIS_RETRY_AFTER_SECONDS = 5.0
+_redis_down_until = 0.0
+
+
+def _scrub(text: str) -> str:
+    return _TOKEN_PATTERN.sub(lambda match: match.group(0)[:8] + "…", text)
+
+
+def build_usage_record(
+    request: HttpRequest,
+    response: HttpResponseBase,
+    *,
+    started_at: datetime,
+    latency_ms: float,
+) -> dict[str, Any]:
+    """The usage record of one request, as plain JSON-friendly values.
+
+    Reads only what authentication left on the request (`qg_token`, `qg_auth_failure`): never
+    the Authorization header, never the query string (a token sent in the URL lives there).
+    """
+    token = getattr(request, "qg_token", None)
+    failure = getattr(request, "qg_auth_failure", None) or {}
+    match = getattr(request, "resolver_match", None)
+    # A streaming body is not read (that would consume it): its declared length, if any.
+    streaming = response.streaming
+    size = int(response.get("Content-Length") or 0) if streaming else len(response.content)
+    return {
+        "request_id": uuid.uuid4().hex,
+        "created_at": started_at.isoformat(),
+        "token_id": getattr(token, "id", None) or failure.get("token_id"),
+        "organization_id": getattr(token, "organization_id", None)
+        or failure.get("organization_id"),
+        "token_prefix": (getattr(token, "display_prefix", "") or failure.get("token_prefix") or "")[
+            :8
+        ],
+        "method": request.method[:8] if request.method else "",
+        "route": (match.route if match is not None else "")[:200],
+        "path": _scrub(request.path)[:500],
+        "status": response.status_code,
+        "latency_ms": round(latency_ms, 3),
+        "ip": client_ip(request),
+        "user_agent": _scrub(request.META.get("HTTP_USER_AGENT", ""))[:300],
+        "response_bytes": size,
+        "auth_failure": str(failure.get("reason") or "")[:32],
+    }
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+@cache
+def _client_for(url: str) -> redis.Redis:
+    # Short timeouts: a sick Redis must not hold API requests hostage; we fall back instead.
+    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+
+def redis_client() -> redis.Redis | None:
+    url = getattr(settings, "REDIS_URL", "")
+    return _client_for(url) if url else None
+
+
+def stream_command(pipeline: redis.client.Pipeline, record: dict[str, Any]) -> None:
+    """Queue the XADD of `record` on someone else's pipeline (to share a round trip)."""
+    pipeline.xadd(
+        setting("USAGE_STREAM_KEY"),
+        {"v": json.dumps(record, separators=(",", ":"))},
+        maxlen=setting("USAGE_STREAM_MAXLEN"),
+        approximate=True,
+    )
+
+
+def record_usage(record: dict[str, Any]) -> str:
+    """Append to the stream, or insert directly when there is no Redis. Returns where it went."""
+    global _redis_down_until
+    client = redis_client()
+    if client is not None and time.monotonic() >= _redis_down_until:
+        try:
+            pipeline = client.pipeline(transaction=False)
+            stream_command(pipeline, record)
+            pipeline.execute()
+            return "stream"
+        except redis.RedisError:
+            # Don't pay a connect timeout on every request while Redis is down.
+            _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER_SECONDS
+            logger.warning("Redis unavailable: writing usage directly to the database")
+    store_records([record])
+    return "database"
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def _to_model(record: dict[str, Any], countries: dict[str, str]) -> UsageRecord:
+    ip = record.get("ip") or None
+    if ip is not None and ip not in countries:
+        countries[ip] = country_for(ip)
+    created_at = parse_datetime(record["created_at"]) or timezone.now()
+    return UsageRecord(
+        request_id=uuid.UUID(record["request_id"]),
+        created_at=created_at,
+        inserted_at=timezone.now(),
+        token_id=record.get("token_id"),
+        organization_id=record.get("organization_id"),
+        token_prefix=record.get("token_prefix") or "",
+        method=record.get("method") or "",
+        route=record.get("route") or "",
+        path=record.get("path") or "",
+        status=int(record["status"]),
+        latency_ms=float(record.get("latency_ms") or 0),
+        ip=ip,
+        country=record.get("country") or (countries[ip] if ip else ""),
+        user_agent=record.get("user_agent") or "",
+        response_bytes=int(record.get("response_bytes") or 0),
+        auth_failure=record.get("auth_failure") or "",
+    )
+
+
+def store_records(records: Iterable[dict[str, Any]]) -> int:
+    """Insert records in bulk; a request_id already stored is skipped (replays insert nothing)."""
+    countries: dict[str, str] = {}
+    rows = [_to_model(record, countries) for record in records]
+    with transaction.atomic():
+        UsageRecord.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return len(rows)
+
+
+# --- Draining ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    read: int = 0
+    claimed: int = 0
+    malformed: int = 0
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _ensure_group(client: redis.Redis, key: str, group: str) -> None:
+    try:
+        # From "0": entries added before the group existed are drained too.
+        client.xgroup_create(key, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _decode(entries) -> tuple[list[bytes], list[dict[str, Any]], int]:
+    ids, records, malformed = [], [], 0
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        if not fields:  # deleted while pending
+            continue
+        try:
+            records.append(json.loads(fields[b"v"]))
+        except (KeyError, ValueError):
+            # A poison entry would otherwise be replayed forever: log it and let it go.
+            logger.error("Dropping malformed usage stream entry %r", entry_id)
+            malformed += 1
+    return ids, records, malformed
+
+
+def _store_and_ack(client: redis.Redis, key: str, group: str, entries) -> tuple[int, int]:
+    ids, records, malformed = _decode(entries)
+    if records:
+        store_records(records)  # commits before we acknowledge anything
+    if ids:
+        pipeline = client.pipeline(transaction=False)
+        pipeline.xack(key, group, *ids)
+        pipeline.xdel(key, *ids)
+        pipeline.execute()
+    return len(ids), malformed
+
+
+def drain_usage_stream(
+    *,
+    consumer: str | None = None,
+    batch_size: int | None = None,
+    claim_idle_ms: int | None = None,
+    max_seconds: float | None = None,
+) -> DrainResult:
+    """Move stream entries into the database until the stream is empty or time is up."""
+    result = DrainResult()
+    client = redis_client()
+    if client is None:
+        return result
+    key, group = setting("USAGE_STREAM_KEY"), setting("USAGE_STREAM_GROUP")
+    consumer = consumer or default_consumer_name()
+    batch_size = batch_size or setting("USAGE_DRAIN_BATCH")
+    claim_idle_ms = setting("USAGE_DRAIN_CLAIM_IDLE_MS") if claim_idle_ms is None else claim_idle_ms
+    deadline = time.monotonic() + (max_seconds or setting("USAGE_DRAIN_MAX_SECONDS"))
+    _ensure_group(client, key, group)
+
+    # First what dead drains left behind, then what is new.
+    start = "0-0"
+    while time.monotonic() < deadline:
+        start, entries, *_ = client.xautoclaim(
+            key, group, consumer, min_idle_time=claim_idle_ms, start_id=start, count=batch_size
+        )
+        count, malformed = _store_and_ack(client, key, group, entries)
+        result.claimed += count
+        result.malformed += malformed
+        if start in (b"0-0", "0-0"):
+            break
+    while time.monotonic() < deadline:
+        response = client.xreadgroup(group, consumer, {key: ">"}, count=batch_size)
+        if not response or not response[0][1]:
+            break
+        count, malformed = _store_and_ack(client, key, group, response[0][1])
+        result.read += count
+        result.malformed += malformed
+    return result

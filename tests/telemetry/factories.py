@@ -1,0 +1,82 @@
+"""Plain helpers for crafting tokens and usage logs in telemetry tests."""
+
+import itertools
+import uuid
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from portal.models import Organization, User
+from telemetry.models import UsageRecord
+from tokens.models import PersonalAccessToken
+
+_names = itertools.count(1)
+
+
+def make_token(owner: User, organization: Organization, **fields) -> PersonalAccessToken:
+    number = next(_names)
+    fields.setdefault("name", f"token {number}")
+    fields.setdefault("display_prefix", f"qgp_{number:04d}"[:8])
+    fields.setdefault("scopes", ["fleet:read"])
+    return PersonalAccessToken.objects.create(owner=owner, organization=organization, **fields)
+
+
+def usage(
+    token: PersonalAccessToken | None = None,
+    *,
+    at: datetime | None = None,
+    status: int = 200,
+    ip: str = "192.0.2.10",
+    country: str = "NL",
+    user_agent: str = "partner-sync/1.0",
+    auth_failure: str = "",
+    token_prefix: str | None = None,
+    inserted_at: datetime | None = None,
+) -> UsageRecord:
+    """An unsaved usage row."""
+    at = at or timezone.now()
+    return UsageRecord(
+        request_id=uuid.uuid4(),
+        created_at=at,
+        inserted_at=inserted_at or at,
+        token=token,
+        organization_id=token.organization_id if token else None,
+        token_prefix=token.display_prefix if token and token_prefix is None else token_prefix or "",
+        method="GET",
+        route="api/v1/spreaders/",
+        path="/api/v1/spreaders/",
+        status=status,
+        latency_ms=3.5,
+        ip=ip,
+        country=country,
+        user_agent=user_agent,
+        response_bytes=120,
+        auth_failure=auth_failure,
+    )
+
+
+def log(*rows: UsageRecord) -> list[UsageRecord]:
+    return UsageRecord.objects.bulk_create(rows)
+
+
+def steady_traffic(
+    token: PersonalAccessToken,
+    *,
+    start: datetime,
+    hours: int,
+    per_hour: int,
+    country: str = "NL",
+    ip: str = "192.0.2.10",
+) -> list[UsageRecord]:
+    """`per_hour` requests in each of `hours` consecutive hours from `start`."""
+    rows = [
+        usage(
+            token,
+            at=start + timedelta(hours=hour, seconds=index * 3600 / max(per_hour, 1)),
+            country=country,
+            ip=ip,
+        )
+        for hour in range(hours)
+        for index in range(per_hour)
+    ]
+    return log(*rows)

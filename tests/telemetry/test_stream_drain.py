@@ -1,0 +1,157 @@
+"""The Redis Stream between the request path and the database: drain, crash replay, fallback."""
+
+import json
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from telemetry.conf import setting
+from telemetry.models import UsageRecord
+from telemetry.usage import _store_and_ack, drain_usage_stream, record_usage, store_records
+
+
+def record(**overrides) -> dict:
+    return {
+        "request_id": uuid.uuid4().hex,
+        "created_at": timezone.now().isoformat(),
+        "token_id": None,
+        "organization_id": None,
+        "token_prefix": "",
+        "method": "GET",
+        "route": "api/v1/spreaders/",
+        "path": "/api/v1/spreaders/",
+        "status": 200,
+        "latency_ms": 1.2,
+        "ip": "8.8.8.8",
+        "user_agent": "test",
+        "response_bytes": 10,
+        "auth_failure": "",
+    } | overrides
+
+
+def key() -> str:
+    return setting("USAGE_STREAM_KEY")
+
+
+def group() -> str:
+    return setting("USAGE_STREAM_GROUP")
+
+
+def test_records_go_to_the_stream_when_redis_is_configured(stream, db):
+    assert record_usage(record()) == "stream"
+    assert stream.xlen(key()) == 1
+    assert not UsageRecord.objects.exists()
+
+
+def test_the_drain_moves_every_entry_into_the_database_in_bulk(stream, db):
+    records = [record() for _ in range(25)]
+    for r in records:
+        record_usage(r)
+
+    result = drain_usage_stream(consumer="drain-1", batch_size=10)
+
+    assert result.read == 25
+    stored = set(UsageRecord.objects.values_list("request_id", flat=True))
+    assert stored == {uuid.UUID(r["request_id"]) for r in records}
+    assert UsageRecord.objects.filter(ip="8.8.8.8").exclude(country="US").count() == 0
+    # Acknowledged and deleted: nothing pending, nothing left to replay.
+    assert stream.xlen(key()) == 0
+    assert stream.xpending(key(), group())["pending"] == 0
+
+
+def test_entries_read_by_a_crashed_drain_are_claimed_and_replayed_without_duplicates(stream, db):
+    records = [record() for _ in range(5)]
+    for r in records:
+        record_usage(r)
+    drain_usage_stream(consumer="warm-up")  # creates the group; nothing yet
+    for r in [record() for _ in range(3)]:
+        record_usage(r)
+    # A drain reads three entries, stores them, then dies before acknowledging.
+    entries = stream.xreadgroup(group(), "doomed", {key(): ">"}, count=10)[0][1]
+    store_records([json.loads(fields[b"v"]) for _, fields in entries])
+    assert stream.xpending(key(), group())["pending"] == 3
+
+    result = drain_usage_stream(consumer="survivor", claim_idle_ms=0)
+
+    assert result.claimed == 3
+    assert UsageRecord.objects.count() == 8
+    assert len(set(UsageRecord.objects.values_list("request_id", flat=True))) == 8
+    assert stream.xpending(key(), group())["pending"] == 0
+
+
+def test_entries_of_a_live_drain_are_not_stolen(stream, db):
+    record_usage(record())
+    drain_usage_stream(consumer="warm-up")
+    record_usage(record())
+    stream.xreadgroup(group(), "busy", {key(): ">"}, count=10)
+
+    result = drain_usage_stream(consumer="other", claim_idle_ms=60_000)
+
+    assert result.claimed == 0
+    assert stream.xpending(key(), group())["pending"] == 1
+
+
+def test_an_entry_replayed_after_commit_inserts_nothing(stream, db):
+    r = record()
+    store_records([r])
+    record_usage(r)
+
+    drain_usage_stream(consumer="drain-1")
+
+    assert UsageRecord.objects.count() == 1
+
+
+def test_a_malformed_entry_is_dropped_instead_of_blocking_the_stream(stream, db):
+    stream.xadd(key(), {"v": b"{not json"})
+    record_usage(record())
+
+    result = drain_usage_stream(consumer="drain-1")
+
+    assert (result.read, result.malformed) == (2, 1)
+    assert UsageRecord.objects.count() == 1
+    assert stream.xlen(key()) == 0
+
+
+def test_without_redis_records_are_written_directly(no_redis, db):
+    assert record_usage(record()) == "database"
+    assert UsageRecord.objects.count() == 1
+
+
+def test_while_redis_is_down_records_are_written_directly(settings, db):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    assert record_usage(record()) == "database"
+    assert record_usage(record()) == "database"
+    assert UsageRecord.objects.count() == 2
+
+
+def test_the_drain_does_nothing_without_redis(no_redis, db):
+    assert drain_usage_stream().read == 0
+
+
+@pytest.mark.parametrize("status", [200, 401, 500])
+def test_store_keeps_every_field(db, status):
+    r = record(status=status, auth_failure="expired" if status == 401 else "")
+    store_records([r])
+    row = UsageRecord.objects.get()
+    assert (row.status, row.auth_failure, row.ip, row.country) == (
+        status,
+        r["auth_failure"],
+        "8.8.8.8",
+        "US",
+    )
+
+
+def test_acknowledging_happens_only_after_storing(stream, db, monkeypatch):
+    record_usage(record())
+    drain_usage_stream(consumer="warm-up")
+    record_usage(record())
+    entries = stream.xreadgroup(group(), "d", {key(): ">"}, count=10)[0][1]
+
+    def fail(records):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr("telemetry.usage.store_records", fail)
+    with pytest.raises(RuntimeError):
+        _store_and_ack(stream, key(), group(), entries)
+    assert stream.xpending(key(), group())["pending"] == 1
