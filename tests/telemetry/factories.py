@@ -80,3 +80,21 @@ def steady_traffic(
         for index in range(per_hour)
     ]
     return log(*rows)
+
+
+def batch_over(rows: list[UsageRecord], *, now: datetime | None = None):
+    """The batch a detection pass would see for these (just inserted) rows."""
+    from telemetry.batch import Batch
+
+    ids = [row.id for row in rows]
+    return Batch.between(min(ids) - 1, max(ids), now=now)
+
+
+def learn(rows: list[UsageRecord]) -> None:
+    """What a previous pass leaves behind: roll-ups and sightings."""
+    from telemetry.rollups import roll_up_hours
+    from telemetry.rules import remember_sightings
+
+    batch = batch_over(rows)
+    roll_up_hours(batch)
+    remember_sightings(batch)

@@ -1,0 +1,80 @@
+"""Hourly roll-ups per token and retention of the usage log. All in SQL.
+
+The roll-up of a pass recomputes every (token, hour) that the pass's rows fall in, from the
+usage rows of that hour: distinct IPs cannot be added up incrementally, and recomputing a
+touched hour is cheap (one hour of one token's rows, through the (token, created_at) index).
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from telemetry.batch import Batch, execute, hour_sql, is_postgres
+from telemetry.conf import setting
+from telemetry.models import TokenSighting, UsageHourly, UsageRecord
+
+_USAGE = UsageRecord._meta.db_table
+_HOURLY = UsageHourly._meta.db_table
+
+
+def _countries_sql() -> str:
+    if is_postgres():
+        return "COALESCE(jsonb_agg(DISTINCT u.country) FILTER (WHERE u.country <> ''), '[]'::jsonb)"
+    return "COALESCE(json_group_array(DISTINCT u.country) FILTER (WHERE u.country <> ''), '[]')"
+
+
+def roll_up_hours(batch: Batch) -> int:
+    """Upsert the UsageHourly rows of every token and hour the batch touched."""
+    if batch.empty:
+        return 0
+    touched, params = batch.touched_hours_sql("u.created_at")
+    hour = hour_sql("u.created_at")
+    sql = f"""
+        INSERT INTO {_HOURLY} (token_id, organization_id, hour, requests, status_2xx,
+                               status_3xx, status_4xx, status_5xx, distinct_ips, countries)
+        SELECT u.token_id, MAX(u.organization_id), {hour}, COUNT(*),
+               SUM(CASE WHEN u.status >= 200 AND u.status < 300 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN u.status >= 300 AND u.status < 400 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN u.status >= 400 AND u.status < 500 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN u.status >= 500 THEN 1 ELSE 0 END),
+               COUNT(DISTINCT u.ip), {_countries_sql()}
+        FROM {_USAGE} u
+        WHERE u.token_id IN (SELECT DISTINCT b.token_id FROM {_USAGE} b
+                             WHERE b.id > %s AND b.id <= %s AND b.token_id IS NOT NULL)
+          AND u.organization_id IS NOT NULL AND {touched}
+        GROUP BY u.token_id, {hour}
+        ON CONFLICT (token_id, hour) DO UPDATE SET
+            requests = excluded.requests, status_2xx = excluded.status_2xx,
+            status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,
+            status_5xx = excluded.status_5xx, distinct_ips = excluded.distinct_ips,
+            countries = excluded.countries
+    """  # noqa: S608 (constant identifiers; values are parameters)
+    return execute(sql, [batch.lo_id, batch.hi_id, *params])
+
+
+def purge_old_usage(*, now=None, batch_size: int | None = None) -> int:
+    """Delete usage rows older than USAGE_RETENTION_DAYS, in batches (short locks, small WAL).
+
+    Hourly roll-ups are kept longer (USAGE_HOURLY_RETENTION_DAYS) for the portal's charts;
+    sightings not seen within the retention period are forgotten with the rows.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or setting("USAGE_DELETE_BATCH")
+    cutoff = now - timedelta(days=setting("USAGE_RETENTION_DAYS"))
+    deleted = 0
+    while True:
+        ids = list(
+            UsageRecord.objects.filter(created_at__lt=cutoff)
+            .order_by()
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        # Nothing references usage rows and no signals listen: Django issues one DELETE.
+        deleted += UsageRecord.objects.filter(id__in=ids).delete()[0]
+        if len(ids) < batch_size:
+            break
+    hourly_cutoff = now - timedelta(days=setting("USAGE_HOURLY_RETENTION_DAYS"))
+    UsageHourly.objects.filter(hour__lt=hourly_cutoff).delete()
+    TokenSighting.objects.filter(last_seen__lt=cutoff).delete()
+    return deleted
