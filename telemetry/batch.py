@@ -28,6 +28,8 @@ class Batch:
     hi_id: int  # inclusive
     now: datetime
     hours: tuple[datetime, ...] = field(default=())
+    # Work shared by several rules within one pass (see rules.collect_values).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def between(cls, lo_id: int, hi_id: int, *, now: datetime | None = None) -> "Batch":

@@ -29,20 +29,28 @@ def roll_up_hours(batch: Batch) -> int:
         return 0
     touched, params = batch.touched_hours_sql("u.created_at")
     hour = hour_sql("u.created_at")
+    # Two levels: a hash aggregate per (token, hour, ip, country) over the rows, then a small
+    # one per (token, hour). COUNT(DISTINCT) straight over the rows would sort them all.
     sql = f"""
         INSERT INTO {_HOURLY} (token_id, organization_id, hour, requests, status_2xx,
                                status_3xx, status_4xx, status_5xx, distinct_ips, countries)
-        SELECT u.token_id, MAX(u.organization_id), {hour}, COUNT(*),
-               SUM(CASE WHEN u.status >= 200 AND u.status < 300 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN u.status >= 300 AND u.status < 400 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN u.status >= 400 AND u.status < 500 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN u.status >= 500 THEN 1 ELSE 0 END),
-               COUNT(DISTINCT u.ip), {_countries_sql()}
-        FROM {_USAGE} u
-        WHERE u.token_id IN (SELECT DISTINCT b.token_id FROM {_USAGE} b
-                             WHERE b.id > %s AND b.id <= %s AND b.token_id IS NOT NULL)
-          AND u.organization_id IS NOT NULL AND {touched}
-        GROUP BY u.token_id, {hour}
+        SELECT u.token_id, MAX(u.organization_id), u.hour, SUM(u.requests), SUM(u.s2),
+               SUM(u.s3), SUM(u.s4), SUM(u.s5), COUNT(DISTINCT u.ip), {_countries_sql()}
+        FROM (
+            SELECT u.token_id, MAX(u.organization_id) AS organization_id, {hour} AS hour,
+                   u.ip, u.country, COUNT(*) AS requests,
+                   SUM(CASE WHEN u.status >= 200 AND u.status < 300 THEN 1 ELSE 0 END) AS s2,
+                   SUM(CASE WHEN u.status >= 300 AND u.status < 400 THEN 1 ELSE 0 END) AS s3,
+                   SUM(CASE WHEN u.status >= 400 AND u.status < 500 THEN 1 ELSE 0 END) AS s4,
+                   SUM(CASE WHEN u.status >= 500 THEN 1 ELSE 0 END) AS s5
+            FROM {_USAGE} u
+            WHERE u.token_id IN (SELECT DISTINCT b.token_id FROM {_USAGE} b
+                                 WHERE b.id > %s AND b.id <= %s AND b.token_id IS NOT NULL)
+              AND u.organization_id IS NOT NULL AND {touched}
+            GROUP BY u.token_id, {hour}, u.ip, u.country
+        ) u
+        WHERE 1 = 1
+        GROUP BY u.token_id, u.hour
         ON CONFLICT (token_id, hour) DO UPDATE SET
             requests = excluded.requests, status_2xx = excluded.status_2xx,
             status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,

@@ -22,6 +22,7 @@ from telemetry.batch import (
     fetch,
     hour_sql,
     ip_text_sql,
+    is_postgres,
 )
 from telemetry.centroids import distance_km
 from telemetry.conf import anomaly_setting
@@ -81,44 +82,87 @@ def _value_sql(kind: str) -> str:
     return ip_text_sql("u.ip") if column == "ip" else f"u.{column}"
 
 
-def _batch_values_sql(kind: str) -> str:
-    value = _value_sql(kind)
-    return f"""
-        SELECT u.token_id, MAX(u.organization_id) AS organization_id, {value} AS value,
-               MIN(u.created_at) AS first_at, MAX(u.created_at) AS last_at, COUNT(*) AS requests
-        FROM {_USAGE} u
-        WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
-          AND {value} IS NOT NULL AND {value} <> ''
-        GROUP BY u.token_id, {value}
-    """  # noqa: S608 (constant identifiers; values are parameters)
+_VALUES = "qg_batch_values"
+_table_holds: object = None
+
+
+def collect_values(batch: Batch) -> None:
+    """Aggregate the batch once per (token, kind, value) into a temporary table.
+
+    The three new-value rules and remember_sightings all read this small table instead of each
+    grouping the batch again. On PostgreSQL one scan with GROUPING SETS fills it.
+    """
+    global _table_holds
+    marker = batch.memo.get("values")
+    if marker is not None and marker is _table_holds:
+        return
+    timestamp = "timestamptz" if is_postgres() else "datetime"
+    execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_VALUES} (token_id bigint, organization_id bigint, "
+        f"kind varchar(12), value varchar(300), first_at {timestamp}, last_at {timestamp}, "
+        "requests integer)",
+        [],
+    )
+    execute(f"DELETE FROM {_VALUES}", [])  # noqa: S608 (constant identifier)
+    execute(_collect_sql(), [batch.lo_id, batch.hi_id] * (1 if is_postgres() else 3))
+    batch.memo["values"] = _table_holds = object()
+
+
+def _collect_sql() -> str:
+    columns = "token_id, organization_id, kind, value, first_at, last_at, requests"
+    if is_postgres():
+        ip = ip_text_sql("u.ip")
+        return f"""
+            INSERT INTO {_VALUES} ({columns})
+            SELECT * FROM (
+                SELECT u.token_id, MAX(u.organization_id),
+                       CASE WHEN GROUPING(u.country) = 0 THEN 'country'
+                            WHEN GROUPING({ip}) = 0 THEN 'ip' ELSE 'user_agent' END AS kind,
+                       CASE WHEN GROUPING(u.country) = 0 THEN u.country
+                            WHEN GROUPING({ip}) = 0 THEN {ip} ELSE u.user_agent END AS value,
+                       MIN(u.created_at), MAX(u.created_at), COUNT(*)
+                FROM {_USAGE} u
+                WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
+                GROUP BY GROUPING SETS (
+                    (u.token_id, u.country), (u.token_id, {ip}), (u.token_id, u.user_agent))
+            ) g
+            WHERE g.value IS NOT NULL AND g.value <> ''
+        """  # noqa: S608 (constant identifiers; values are parameters)
+    parts = []
+    for kind in _SIGHTING_COLUMNS:
+        value = _value_sql(kind)
+        parts.append(
+            f"""
+            SELECT u.token_id, MAX(u.organization_id), '{kind}', {value},
+                   MIN(u.created_at), MAX(u.created_at), COUNT(*)
+            FROM {_USAGE} u
+            WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
+              AND {value} IS NOT NULL AND {value} <> ''
+            GROUP BY u.token_id, {value}
+            """  # noqa: S608 (constant identifiers; values are parameters)
+        )
+    return f"INSERT INTO {_VALUES} ({columns}) " + " UNION ALL ".join(parts)
 
 
 def unseen_values(batch: Batch, kind: str, *, lookback: timedelta) -> list[dict[str, Any]]:
     """(token, value) pairs of the batch not seen within `lookback` before their first use,
     for tokens that already had some use of this kind before (a token's first use is not news).
     """
+    collect_values(batch)
     latest = max(batch.hours) + timedelta(hours=1)
     rows = fetch(
         f"""
-        SELECT b.*, s.last_seen AS seen_last,
+        SELECT b.token_id, b.organization_id, b.value, b.first_at, b.last_at, b.requests,
+               s.last_seen AS seen_last,
                (SELECT MIN(t.first_seen) FROM {_SIGHTING} t
-                WHERE t.token_id = b.token_id AND t.kind = %s) AS token_first_seen
-        FROM ({_batch_values_sql(kind)}) b
-        LEFT JOIN {_SIGHTING} s ON s.token_id = b.token_id AND s.kind = %s AND s.value = b.value
-        WHERE s.id IS NULL OR s.last_seen < %s
+                WHERE t.token_id = b.token_id AND t.kind = b.kind) AS token_first_seen,
+               (SELECT MIN(v.first_at) FROM {_VALUES} v
+                WHERE v.token_id = b.token_id AND v.kind = b.kind) AS batch_first_seen
+        FROM {_VALUES} b
+        LEFT JOIN {_SIGHTING} s ON s.token_id = b.token_id AND s.kind = b.kind AND s.value = b.value
+        WHERE b.kind = %s AND (s.id IS NULL OR s.last_seen < %s)
         """,  # noqa: S608 (constant identifiers; values are parameters)
-        [kind, batch.lo_id, batch.hi_id, kind, db_datetime(latest - lookback)],
-    )
-    if not rows:
-        return []
-    # The batch itself may hold a token's earlier uses (its first pass, or a backlog).
-    batch_first = dict(
-        batch.rows()
-        .filter(token_id__in={row["token_id"] for row in rows})
-        .exclude(**{f"{_SIGHTING_COLUMNS[kind]}__isnull": True})
-        .values("token_id")
-        .annotate(first=Min("created_at"))
-        .values_list("token_id", "first")
+        [kind, db_datetime(latest - lookback)],
     )
     unseen = []
     for row in rows:
@@ -128,7 +172,10 @@ def unseen_values(batch: Batch, kind: str, *, lookback: timedelta) -> list[dict[
             continue
         known_since = [
             moment
-            for moment in (as_datetime(row["token_first_seen"]), batch_first.get(row["token_id"]))
+            for moment in (
+                as_datetime(row["token_first_seen"]),
+                as_datetime(row["batch_first_seen"]),
+            )
             if moment is not None
         ]
         if not known_since or min(known_since) >= first_at:
@@ -201,18 +248,19 @@ def new_user_agent(batch: Batch) -> list[Finding]:
 
 def remember_sightings(batch: Batch) -> None:
     """Fold the batch's countries, IPs and user agents into TokenSighting (after the rules)."""
-    for kind in _SIGHTING_COLUMNS:
-        fetch_sql = _batch_values_sql(kind)
-        execute_sql = f"""
-            INSERT INTO {_SIGHTING} (token_id, kind, value, first_seen, last_seen)
-            SELECT b.token_id, %s, b.value, b.first_at, b.last_at FROM ({fetch_sql}) b WHERE 1 = 1
-            ON CONFLICT (token_id, kind, value) DO UPDATE SET
-                first_seen = CASE WHEN excluded.first_seen < {_SIGHTING}.first_seen
-                                  THEN excluded.first_seen ELSE {_SIGHTING}.first_seen END,
-                last_seen = CASE WHEN excluded.last_seen > {_SIGHTING}.last_seen
-                                 THEN excluded.last_seen ELSE {_SIGHTING}.last_seen END
-        """  # noqa: S608 (constant identifiers; values are parameters)
-        execute(execute_sql, [kind, batch.lo_id, batch.hi_id])
+    collect_values(batch)
+    execute(
+        f"""
+        INSERT INTO {_SIGHTING} (token_id, kind, value, first_seen, last_seen)
+        SELECT b.token_id, b.kind, b.value, b.first_at, b.last_at FROM {_VALUES} b WHERE 1 = 1
+        ON CONFLICT (token_id, kind, value) DO UPDATE SET
+            first_seen = CASE WHEN excluded.first_seen < {_SIGHTING}.first_seen
+                              THEN excluded.first_seen ELSE {_SIGHTING}.first_seen END,
+            last_seen = CASE WHEN excluded.last_seen > {_SIGHTING}.last_seen
+                             THEN excluded.last_seen ELSE {_SIGHTING}.last_seen END
+        """,  # noqa: S608 (constant identifiers; values are parameters)
+        [],
+    )
 
 
 # --- Impossible travel -----------------------------------------------------------------------
