@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 # A whole token anywhere in a path or user agent is cut to its display prefix before storing.
 _TOKEN_PATTERN = re.compile(r"qgp_[0-9A-Za-z]{4}[0-9A-Za-z]{32}")
 _REDIS_RETRY_AFTER_SECONDS = 5.0
+_IDLE_CONSUMER_MS = 60 * 60 * 1000
 _redis_down_until = 0.0
 
 
@@ -251,4 +252,13 @@ def drain_usage_stream(
         count, malformed = _store_and_ack(client, key, group, response[0][1])
         result.read += count
         result.malformed += malformed
+    _forget_idle_consumers(client, key, group, keep=consumer)
     return result
+
+
+def _forget_idle_consumers(client: redis.Redis, key: str, group: str, *, keep: str) -> None:
+    """Drop consumers of exited worker processes (named by pid) that hold nothing pending."""
+    for info in client.xinfo_consumers(key, group):
+        name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+        if name != keep and info["pending"] == 0 and info["idle"] > _IDLE_CONSUMER_MS:
+            client.xgroup_delconsumer(key, group, name)

@@ -155,3 +155,17 @@ def test_acknowledging_happens_only_after_storing(stream, db, monkeypatch):
     with pytest.raises(RuntimeError):
         _store_and_ack(stream, key(), group(), entries)
     assert stream.xpending(key(), group())["pending"] == 1
+
+
+def test_consumers_of_exited_drains_are_forgotten_once_they_hold_nothing(stream, db, monkeypatch):
+    record_usage(record())
+    drain_usage_stream(consumer="old-worker-1")
+    record_usage(record())
+    stream.xreadgroup(group(), "old-worker-2", {key(): ">"}, count=10)  # holds one entry
+    monkeypatch.setattr("telemetry.usage._IDLE_CONSUMER_MS", -1)
+
+    drain_usage_stream(consumer="new-worker", claim_idle_ms=60_000)
+
+    names = {info["name"] for info in stream.xinfo_consumers(key(), group())}
+    assert b"old-worker-1" not in names
+    assert b"old-worker-2" in names  # still holds an entry: it will be claimed, not dropped
