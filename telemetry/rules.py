@@ -424,11 +424,18 @@ def volume_spike(batch: Batch) -> list[Finding]:
 # --- Bursts: failed authentication, scope denials ----------------------------------------------
 
 
-def _hourly_counts(batch: Batch, condition: Q, group_by: str, threshold: int):
-    in_batch = batch.rows().filter(condition).values(group_by)
-    return (
+def _hourly_counts(batch: Batch, condition: Q, group_by: str, threshold: int) -> list[dict]:
+    """Per `group_by` value seen in the batch under `condition`: counts per touched hour."""
+    # The keys are fetched first (a handful of IPs, prefixes or tokens) and passed as a list:
+    # as a correlated IN-subquery PostgreSQL may probe the batch once per matching row.
+    keys = list(
+        batch.rows().filter(condition).order_by().values_list(group_by, flat=True).distinct()
+    )
+    if not keys:
+        return []
+    return list(
         UsageRecord.objects.filter(condition, batch.in_touched_hours())
-        .filter(**{f"{group_by}__in": in_batch})
+        .filter(**{f"{group_by}__in": keys})
         .annotate(bucket=TruncHour("created_at"))
         .values(group_by, "bucket")
         .annotate(
