@@ -1,0 +1,146 @@
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from notifications.models import Notification
+from notifications.services import queue_notification, render_notification
+
+WHEN = datetime(2026, 11, 24, 14, 15, tzinfo=UTC)
+
+# What the tokens and telemetry services pass.
+TOKEN_CONTEXT = {
+    "token_name": "Crane feed & alarms",
+    "display_prefix": "qgp_AbC1",
+    "organization": "Port of Rotterdam",
+    "actor_label": "ada@rotterdam.example",
+    "reason": "Contractor left",
+    "ip": "203.0.113.9",
+    "when": WHEN,
+    "token_url": "/tokens/42/",
+}
+KIND_CONTEXT = {
+    "token_expiring": {"days": 7, "expires_at": datetime(2026, 12, 1, 9, 0, tzinfo=UTC)},
+    "token_expired": {"expires_at": WHEN},
+    "token_regenerated": {"old_secret_valid_until": datetime(2026, 11, 25, 14, 15, tzinfo=UTC)},
+    "anomaly": {
+        "rule": "volume_spike",
+        "rule_display": "Request volume spike",
+        "severity": "high",
+        "evidence": {"requests_last_hour": 9120, "countries": ["NL", "US"]},
+        "first_seen": "2026-11-24T13:00:00+00:00",
+        "revoked": True,
+    },
+}
+ALL_KINDS = [kind.value for kind in Notification.Kind]
+
+
+def context_for(kind: str) -> dict:
+    return TOKEN_CONTEXT | KIND_CONTEXT.get(kind, {})
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@override_settings(SITE_URL="https://quaygate.example")
+def test_every_kind_is_sent_as_text_and_html_naming_the_token_and_linking_to_it(
+    kind, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_notification(kind=kind, user=owner, context=context_for(kind), dedup_key=f"{kind}:42")
+
+    [message] = mail.outbox
+    html = message.alternatives[0].content
+    assert "Crane feed & alarms" in message.subject
+    for body in (message.body, html):
+        assert "qgp_AbC1" in body
+        assert "https://quaygate.example/tokens/42/" in body
+        assert "203.0.113.9" in body
+        assert "24 Nov 2026, 14:15 UTC" in body
+    assert "Crane feed &amp; alarms" in html
+    assert "Hello Owen," in message.body
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_the_plain_text_reads_well_in_a_plain_mail_client(kind):
+    rendered = render_notification(kind, context_for(kind))
+
+    text = rendered.body_text
+    assert not re.search(r"<[a-z/][^>]*>", text), "no HTML tags in the text part"
+    assert "&amp;" not in text and "&lt;" not in text, "no HTML escaping in the text part"
+    assert "{{" not in text and "{%" not in text
+    assert "None" not in text
+    assert "\n\n\n" not in text, "no runs of blank lines"
+    assert "\n-- \n" in text, "a signature separator clients recognise"
+    assert "&amp;" not in rendered.subject and "\n" not in rendered.subject
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_the_html_is_a_whole_page_with_no_external_resources(kind):
+    html = render_notification(kind, context_for(kind)).body_html
+
+    assert html.startswith("<!doctype html>") and html.endswith("</html>")
+    assert "<script" not in html and "<img" not in html and "<link" not in html
+
+
+def test_only_the_expiry_warning_says_it_is_a_reminder_that_can_be_turned_off():
+    for kind in ALL_KINDS:
+        text = render_notification(kind, context_for(kind)).body_text
+        if kind == "token_expiring":
+            assert "turn expiry reminders off" in text
+        else:
+            assert "Security notices are always sent" in text
+
+
+def test_the_expiry_warning_says_when(owner):
+    rendered = render_notification("token_expiring", context_for("token_expiring"))
+
+    assert rendered.subject == "Your Quaygate token Crane feed & alarms expires in 7 days"
+    assert "on 1 Dec 2026, 09:00 UTC" in rendered.body_text
+
+
+def test_a_one_day_warning_is_singular():
+    context = context_for("token_expiring") | {"days": 1}
+    assert render_notification("token_expiring", context).subject.endswith("expires in 1 day")
+
+
+def test_the_revocation_notice_says_who_and_why():
+    text = render_notification("token_revoked", context_for("token_revoked")).body_text
+
+    assert "revoked by ada@rotterdam.example" in text
+    assert "Reason:        Contractor left" in text
+
+
+def test_the_anomaly_notice_lists_its_evidence_and_whether_the_token_was_revoked():
+    rendered = render_notification("anomaly", context_for("anomaly"))
+
+    assert "Request volume spike" in rendered.subject
+    assert "Requests last hour: 9120" in rendered.body_text
+    assert "Countries: NL, US" in rendered.body_text
+    assert "the token has been revoked" in rendered.body_text
+    assert "<td>NL, US</td>" in rendered.body_html
+
+
+def test_the_anomaly_notice_takes_the_names_the_telemetry_service_uses():
+    context = {
+        "token_name": "Crane feed",
+        "token_prefix": "qgp_Zz99",
+        "organization_name": "Port of Antwerp",
+        "rule": "new_country",
+        "severity": "medium",
+        "evidence": {},
+    }
+    text = render_notification("anomaly", context).body_text
+
+    assert "Crane feed (qgp_Zz99…)" in text
+    assert "Organisation:  Port of Antwerp" in text
+    assert "new_country" in text
+
+
+def test_html_in_a_token_name_is_escaped_in_the_html_part():
+    context = context_for("token_created") | {"token_name": "<script>x</script>"}
+    rendered = render_notification("token_created", context)
+
+    assert "<script>" not in rendered.body_html
+    assert "&lt;script&gt;" in rendered.body_html
+    assert "<script>x</script>" in rendered.body_text
