@@ -205,9 +205,9 @@ def _new_value_rule(
                 evidence={
                     kind: row["value"],
                     "requests": row["requests"],
-                    "previously_seen": row["seen_last"].isoformat() if row["seen_last"] else None,
                     "lookback_days": lookback.days,
-                },
+                }
+                | ({"previously_seen": row["seen_last"].isoformat()} if row["seen_last"] else {}),
             )
         )
     return findings
