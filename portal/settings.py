@@ -295,7 +295,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The whole beat schedule, in one place.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Usage log: stream -> database (a no-op without Redis), anomaly checks, retention.
+    "telemetry-drain-usage": {"task": "telemetry.drain_usage_stream", "schedule": 10.0},
+    "telemetry-detect-anomalies": {"task": "telemetry.detect_anomalies", "schedule": 300.0},
+    "telemetry-purge-usage": {"task": "telemetry.purge_old_usage", "schedule": 3600.0},
+}
 
 # --- REST framework, OpenAPI ----------------------------------------------------------------
 REST_FRAMEWORK = {
