@@ -1,0 +1,31 @@
+"""End to end: usage records land in the Redis Stream and a real worker drains them."""
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from telemetry.conf import setting
+from telemetry.models import UsageRecord
+from telemetry.tasks import drain_usage_stream_task
+from telemetry.usage import record_usage
+from tests.conftest import require
+from tests.support.worker import celery_worker, wait_for
+from tests.telemetry.test_stream_drain import record
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_drains_the_stream_into_postgresql():
+    require(bool(settings.REDIS_URL), "needs REDIS_URL (the stream and the broker)")
+    require(connection.vendor == "postgresql", "needs PostgreSQL shared with the worker")
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = setting("USAGE_STREAM_KEY")  # the worker's default: this test owns its Redis db
+    client.delete(key)
+    for _ in range(20):
+        assert record_usage(record()) == "stream"
+
+    with celery_worker():
+        drain_usage_stream_task.delay()
+        assert wait_for(lambda: UsageRecord.objects.count() == 20, timeout=30)
+    assert client.xlen(key) == 0
