@@ -169,3 +169,13 @@ def test_consumers_of_exited_drains_are_forgotten_once_they_hold_nothing(stream,
     names = {info["name"] for info in stream.xinfo_consumers(key(), group())}
     assert b"old-worker-1" not in names
     assert b"old-worker-2" in names  # still holds an entry: it will be claimed, not dropped
+
+
+def test_draining_costs_the_same_few_queries_for_many_entries(
+    stream, db, django_assert_max_num_queries
+):
+    for _ in range(200):
+        record_usage(record())
+    with django_assert_max_num_queries(3):  # savepoint, one bulk INSERT, release
+        drain_usage_stream(consumer="drain-1", batch_size=500)
+    assert UsageRecord.objects.count() == 200
