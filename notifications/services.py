@@ -7,15 +7,16 @@ telemetry); it knows nothing about tokens, only kinds, templates and a dedup key
 
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from portal.models import User
 logger = logging.getLogger(__name__)
 
 # Reminders the user may turn off. Everything else is a security notice and always goes.
-REMINDER_KINDS = frozenset({Notification.Kind.TOKEN_EXPIRING})
+REMINDER_KINDS = frozenset({Notification.Kind.TOKEN_EXPIRING, Notification.Kind.TOKEN_EXPIRED})
 
 # A full personal access token ("qgp_" + 36 base62 characters). The display prefix
 # ("qgp_AbC1") is fine; anything this long in an email is a bug in a caller.
@@ -47,18 +48,9 @@ class RenderedEmail:
     body_html: str
 
 
-_DEFAULTS = {
-    "NOTIFICATION_MAX_ATTEMPTS": 8,
-    "NOTIFICATION_RETRY_BASE_SECONDS": 30,
-    "NOTIFICATION_RETRY_MAX_SECONDS": 3600,
-    "NOTIFICATION_SENDING_TIMEOUT_SECONDS": 900,
-    "NOTIFICATION_QUEUED_GRACE_SECONDS": 300,
-}
-
-
 def _conf(name: str) -> int:
     # Read at call time, not import time, so tests (and the worker's env) can change them.
-    return settings.QUAYGATE.get(name, _DEFAULTS[name])
+    return settings.QUAYGATE[name]
 
 
 def absolute_url(path: str) -> str:
@@ -152,12 +144,66 @@ def queue_notification(
     return notification
 
 
-def _enqueue_on_commit(notification_id: int) -> None:
-    from notifications.tasks import send_notification
+@dataclass(frozen=True, slots=True)
+class NotificationRequest:
+    """One notification for `queue_notifications`; the same fields as `queue_notification`."""
 
-    # robust: the row is already committed; if the broker is down the sweeper sends it later,
-    # and the caller (a portal request, an API call) must not fail because of it.
-    transaction.on_commit(lambda: send_notification.delay(notification_id), robust=True)
+    kind: str
+    user: User | None
+    context: dict[str, Any]
+    dedup_key: str
+    to_email: str | None = None
+
+
+def queue_notifications(requests: Sequence[NotificationRequest]) -> int:
+    """`queue_notification` for a batch (the expiry scan): one query to skip the keys that
+    exist, one multi-row insert, one to find the new ids. Returns how many rows it wrote."""
+    keys = [request.dedup_key for request in requests]
+    existing = set(
+        Notification.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True)
+    )
+    rows: dict[str, Notification] = {}
+    for request in requests:
+        if request.dedup_key in existing or request.dedup_key in rows:
+            continue
+        recipient = request.to_email or (request.user.email if request.user else "")
+        if not recipient:
+            raise ValueError("A notification needs a user or a to_email")
+        rendered = render_notification(request.kind, {"user": request.user, **request.context})
+        rows[request.dedup_key] = Notification(
+            kind=request.kind,
+            user=request.user,
+            to_email=recipient,
+            subject=rendered.subject,
+            body_text=rendered.body_text,
+            body_html=rendered.body_html,
+            dedup_key=request.dedup_key,
+        )
+    if not rows:
+        return 0
+    with transaction.atomic():
+        # ON CONFLICT DO NOTHING: a scan running at the same time may have written some.
+        Notification.objects.bulk_create(rows.values(), ignore_conflicts=True)
+        ids = list(
+            Notification.objects.filter(
+                dedup_key__in=list(rows), state=Notification.State.QUEUED, attempts=0
+            ).values_list("id", flat=True)
+        )
+        _enqueue_on_commit(*ids)
+    return len(ids)
+
+
+def _enqueue_on_commit(*notification_ids: int) -> None:
+    # robust: the rows are already committed; if the broker is down the sweeper sends them
+    # later, and the caller (a portal request, an API call) must not fail because of it.
+    transaction.on_commit(lambda: _enqueue(notification_ids), robust=True)
+
+
+def _enqueue(notification_ids: Iterable[int]) -> None:
+    from notifications.tasks import send_notification  # tasks import services
+
+    for notification_id in notification_ids:
+        send_notification.delay(notification_id)
 
 
 def set_expiry_reminders(user: User, *, enabled: bool) -> User:
@@ -185,8 +231,9 @@ def retry_delay(attempts: int) -> float:
     return float(min(base * 2 ** max(attempts - 1, 0), _conf("NOTIFICATION_RETRY_MAX_SECONDS")))
 
 
-def claim_notification(notification_id: int) -> bool:
-    """Take a queued, due row for sending. Exactly one caller wins; the others get False.
+def claim_notification(notification_id: int) -> datetime | None:
+    """Take a queued, due row for sending. Exactly one caller wins and gets its claim time;
+    the others get None.
 
     A stale task (a Celery redelivery, a retry that the sweeper also re-queued) that arrives
     before the row's next attempt is due is turned away, so backoff is kept.
@@ -197,7 +244,7 @@ def claim_notification(notification_id: int) -> bool:
     claimed = Notification.objects.filter(
         due, id=notification_id, state=Notification.State.QUEUED
     ).update(state=Notification.State.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    return claimed == 1
+    return now if claimed == 1 else None
 
 
 def build_message(notification: Notification) -> EmailMultiAlternatives:
@@ -224,31 +271,40 @@ def _message_id_domain() -> str:
 def deliver_notification(notification_id: int) -> Delivery:
     """Claim, send and record one notification. SMTP and network errors become a retry
     (exponential backoff) until NOTIFICATION_MAX_ATTEMPTS, then the row is `failed`."""
-    if not claim_notification(notification_id):
+    claimed_at = claim_notification(notification_id)
+    if claimed_at is None:
         return Delivery("skipped")
     notification = Notification.objects.get(id=notification_id)
+    # Our claim, even if the sweeper has since re-queued the row (we were slow, not dead):
+    # recording the send then stops the re-send; once another worker re-claims it, it isn't ours.
+    ours = Notification.objects.filter(
+        id=notification_id,
+        claimed_at=claimed_at,
+        state__in=[Notification.State.SENDING, Notification.State.QUEUED],
+    )
     try:
         build_message(notification).send(using="default")
     except OSError as error:  # smtplib.SMTPException is an OSError, so are socket errors
-        return _record_failure(notification, error)
-    Notification.objects.filter(id=notification.id, state=Notification.State.SENDING).update(
+        return _record_failure(ours, notification, error)
+    ours.update(
         state=Notification.State.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
     )
     return Delivery("sent")
 
 
-def _record_failure(notification: Notification, error: Exception) -> Delivery:
+def _record_failure(
+    ours: QuerySet[Notification], notification: Notification, error: Exception
+) -> Delivery:
     attempts = notification.attempts
     message = f"{type(error).__name__}: {error}"[:2000]
-    pending = Notification.objects.filter(id=notification.id, state=Notification.State.SENDING)
     if attempts >= _conf("NOTIFICATION_MAX_ATTEMPTS"):
-        pending.update(state=Notification.State.FAILED, last_error=message, next_attempt_at=None)
+        ours.update(state=Notification.State.FAILED, last_error=message, next_attempt_at=None)
         logger.error(
             "notification %s failed after %s attempts: %s", notification.id, attempts, message
         )
         return Delivery("failed")
     delay = retry_delay(attempts)
-    pending.update(
+    ours.update(
         state=Notification.State.QUEUED,
         last_error=message,
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
@@ -261,3 +317,91 @@ def _record_failure(notification: Notification, error: Exception) -> Delivery:
         message,
     )
     return Delivery("retry", retry_in=delay)
+
+
+# --- The sweeper ---------------------------------------------------------------------------
+#
+# Nothing lost: the outbox row is committed with the event, so a lost broker message, a broker
+# that was down at commit time or a worker that died only leaves a row in `queued` or
+# `sending`, and the sweeper (a beat task every minute) sends it again.
+#
+# Nothing sent twice, as far as SMTP lets us:
+# - Two tasks for one row (a Celery redelivery, a retry plus a sweep) never both send: each
+#   claims the row with a conditional UPDATE queued -> sending, and only the winner sends.
+# - A row left in `sending` is the hard case. Its worker died (or lost the database) somewhere
+#   between the claim and the `sent` update, and SMTP has no way to ask a server "did you
+#   accept message X?". If it died before the server's 250 reply to DATA, the mail never left;
+#   if it died after, it did. We cannot tell which, so we choose AT-LEAST-ONCE: once the row
+#   has been `sending` for longer than any send can take (NOTIFICATION_SENDING_TIMEOUT_SECONDS,
+#   far above EMAIL_TIMEOUT), it is re-queued and sent again. A missed security notice
+#   ("your token was revoked") costs more than a repeated one. The window for a repeat is the
+#   few milliseconds between the 250 reply and our commit, and the repeat carries the same
+#   Message-ID, so mail systems that collapse duplicates by Message-ID show it once.
+#   Exactly-once would need the mail server to deduplicate for us; at-most-once (mark the row
+#   failed instead) would lose notices whenever a worker is killed mid-send.
+# - A re-claim is itself a conditional UPDATE (state = sending and claimed_at still old), so
+#   two sweepers, or a sweeper racing a slow worker that finally finishes, cannot both win.
+#   The timeout must stay well above the longest possible send, or a slow but alive worker
+#   and the re-send would overlap.
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    requeued: list[int]
+    failed: int
+
+
+def sweep_notifications(*, batch_size: int = 500) -> SweepResult:
+    """Re-queue rows stuck in `sending` past the timeout and re-enqueue `queued` rows the
+    broker seems to have lost. Returns the ids it enqueued (after commit)."""
+    now = timezone.now()
+    stuck_since = now - timedelta(seconds=_conf("NOTIFICATION_SENDING_TIMEOUT_SECONDS"))
+    overdue_since = now - timedelta(seconds=_conf("NOTIFICATION_QUEUED_GRACE_SECONDS"))
+    max_attempts = _conf("NOTIFICATION_MAX_ATTEMPTS")
+    pending = Notification.objects.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        stuck = list(
+            pending.filter(state=Notification.State.SENDING, claimed_at__lt=stuck_since)
+            .order_by("claimed_at")
+            .values_list("id", "attempts")[:batch_size]
+        )
+        still_stuck = Notification.objects.filter(
+            state=Notification.State.SENDING, claimed_at__lt=stuck_since
+        )
+        # A row whose worker died on every attempt (a message that crashes it) stops here.
+        failed = still_stuck.filter(
+            id__in=[i for i, attempts in stuck if attempts >= max_attempts]
+        ).update(
+            state=Notification.State.FAILED,
+            last_error="The worker was lost while sending, on every attempt.",
+        )
+        still_stuck.filter(id__in=[i for i, attempts in stuck if attempts < max_attempts]).update(
+            state=Notification.State.QUEUED,
+            next_attempt_at=now,
+            last_error="The worker was lost while sending; sent again (it may arrive twice).",
+        )
+        # Queued rows that are overdue: fresh ones whose task never arrived, retries whose
+        # countdown message was lost. Marking them due now keeps the next sweep off them for
+        # another grace period, so a backlog is not flooded with duplicate tasks.
+        overdue = Q(next_attempt_at__isnull=True, created_at__lt=overdue_since) | Q(
+            next_attempt_at__lt=overdue_since
+        )
+        lost = list(
+            pending.filter(overdue, state=Notification.State.QUEUED)
+            .order_by("created_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        Notification.objects.filter(id__in=lost, state=Notification.State.QUEUED).update(
+            next_attempt_at=now
+        )
+        requeued = [i for i, attempts in stuck if attempts < max_attempts] + lost
+        if requeued:
+            _enqueue_on_commit(*requeued)
+    if requeued or failed:
+        logger.warning(
+            "outbox sweep: re-enqueued %s stuck and %s lost notifications, %s failed",
+            len(requeued) - len(lost),
+            len(lost),
+            failed,
+        )
+    return SweepResult(requeued=requeued, failed=failed)

@@ -6,6 +6,9 @@ from celery import shared_task
 
 from notifications import services
 
+# tasks.py is an edge: it may reach into tokens, which notifications.services may not.
+from tokens import expiry
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,3 +23,13 @@ def send_notification(notification_id: int) -> str:
             # sends it when things are back.
             logger.exception("could not schedule retry of notification %s", notification_id)
     return delivery.outcome
+
+
+@shared_task(name="notifications.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> int:
+    return len(services.sweep_notifications().requeued)
+
+
+@shared_task(name="notifications.send_expiry_notices", ignore_result=True)
+def send_expiry_notices() -> int:
+    return expiry.send_expiry_notices()

@@ -300,6 +300,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "telemetry-drain-usage": {"task": "telemetry.drain_usage_stream", "schedule": 10.0},
     "telemetry-detect-anomalies": {"task": "telemetry.detect_anomalies", "schedule": 300.0},
     "telemetry-purge-usage": {"task": "telemetry.purge_old_usage", "schedule": 3600.0},
+    # Email outbox: re-send what a dead worker or a lost message left behind; expiry notices.
+    "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
+    "notifications-expiry-notices": {
+        "task": "notifications.send_expiry_notices",
+        "schedule": 3600.0,
+    },
 }
 
 # --- REST framework, OpenAPI ----------------------------------------------------------------
@@ -337,4 +343,12 @@ QUAYGATE = {
     "DEFAULT_RATE_LIMIT_PER_HOUR": env_int("DEFAULT_RATE_LIMIT_PER_HOUR", 5000),
     "USAGE_RETENTION_DAYS": env_int("USAGE_RETENTION_DAYS", 90),
     "GEOIP_MMDB_PATH": env_str("GEOIP_MMDB_PATH"),
+    # Email delivery: attempts before a notification is `failed`, exponential backoff between
+    # them, and when the sweeper treats a row as lost. SENDING_TIMEOUT must stay far above
+    # EMAIL_TIMEOUT: a row still being sent must never look abandoned.
+    "NOTIFICATION_MAX_ATTEMPTS": env_int("NOTIFICATION_MAX_ATTEMPTS", 8),
+    "NOTIFICATION_RETRY_BASE_SECONDS": env_int("NOTIFICATION_RETRY_BASE_SECONDS", 30),
+    "NOTIFICATION_RETRY_MAX_SECONDS": env_int("NOTIFICATION_RETRY_MAX_SECONDS", 3600),
+    "NOTIFICATION_SENDING_TIMEOUT_SECONDS": env_int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 900),
+    "NOTIFICATION_QUEUED_GRACE_SECONDS": env_int("NOTIFICATION_QUEUED_GRACE_SECONDS", 300),
 }

@@ -81,17 +81,17 @@ def test_a_row_another_worker_is_sending_is_left_alone(owner):
 def test_only_one_claim_of_a_queued_row_wins(owner):
     notification = make_notification(owner)
 
-    assert claim_notification(notification.id) is True
-    assert claim_notification(notification.id) is False
+    assert claim_notification(notification.id) is not None
+    assert claim_notification(notification.id) is None
 
 
 def test_a_row_waiting_for_its_backoff_cannot_be_claimed_early(owner):
     later = timezone.now() + timedelta(seconds=30)
     notification = make_notification(owner, next_attempt_at=later)
 
-    assert claim_notification(notification.id) is False
+    assert claim_notification(notification.id) is None
     with time_machine.travel(later, tick=False):
-        assert claim_notification(notification.id) is True
+        assert claim_notification(notification.id) is not None
 
 
 def test_an_smtp_error_queues_a_retry_with_exponential_backoff(owner):

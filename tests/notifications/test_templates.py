@@ -83,10 +83,10 @@ def test_the_html_is_a_whole_page_with_no_external_resources(kind):
     assert "<script" not in html and "<img" not in html and "<link" not in html
 
 
-def test_only_the_expiry_warning_says_it_is_a_reminder_that_can_be_turned_off():
+def test_only_expiry_emails_say_they_are_reminders_that_can_be_turned_off():
     for kind in ALL_KINDS:
         text = render_notification(kind, context_for(kind)).body_text
-        if kind == "token_expiring":
+        if kind in ("token_expiring", "token_expired"):
             assert "turn expiry reminders off" in text
         else:
             assert "Security notices are always sent" in text
