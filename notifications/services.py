@@ -7,6 +7,7 @@ telemetry); it knows nothing about tokens, only kinds, templates and a dedup key
 
 import logging
 import re
+import smtplib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -285,19 +286,39 @@ def deliver_notification(notification_id: int) -> Delivery:
     try:
         build_message(notification).send(using="default")
     except OSError as error:  # smtplib.SMTPException is an OSError, so are socket errors
-        return _record_failure(ours, notification, error)
+        return _record_failure(ours, notification, error, permanent=_is_permanent(error))
+    except Exception as error:
+        # Not the network: a bug or bad data. Retrying cannot help; leave it visible in the
+        # admin rather than stuck in `sending` for the sweeper to retry blindly.
+        _record_failure(ours, notification, error, permanent=True)
+        raise
     ours.update(
         state=Notification.State.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
     )
     return Delivery("sent")
 
 
+def _is_permanent(error: OSError) -> bool:
+    """A 5xx reply (no such mailbox, rejected as policy) will not change on retry; 4xx and
+    network errors might."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 500 <= error.smtp_code < 600
+    return False
+
+
 def _record_failure(
-    ours: QuerySet[Notification], notification: Notification, error: Exception
+    ours: QuerySet[Notification],
+    notification: Notification,
+    error: Exception,
+    *,
+    permanent: bool = False,
 ) -> Delivery:
     attempts = notification.attempts
     message = f"{type(error).__name__}: {error}"[:2000]
-    if attempts >= _conf("NOTIFICATION_MAX_ATTEMPTS"):
+    if permanent or attempts >= _conf("NOTIFICATION_MAX_ATTEMPTS"):
         ours.update(state=Notification.State.FAILED, last_error=message, next_attempt_at=None)
         logger.error(
             "notification %s failed after %s attempts: %s", notification.id, attempts, message

@@ -3,7 +3,7 @@ from django.core import mail
 from django.db import transaction
 
 from notifications.models import Notification
-from notifications.services import SecretInNotification, queue_notification
+from notifications.services import SecretInNotification, queue_notification, set_expiry_reminders
 
 CONTEXT = {
     "token_name": "CI deploy",
@@ -128,3 +128,38 @@ def test_it_refuses_to_email_something_that_looks_like_a_whole_token(owner):
 def test_an_unknown_kind_is_refused(owner):
     with pytest.raises(ValueError):
         queue(owner, kind="birthday_greeting")
+
+
+def test_queueing_costs_four_queries_and_a_duplicate_one(owner, django_assert_num_queries):
+    # exists, savepoint, insert, release: this runs inside token creation and revocation.
+    with django_assert_num_queries(4):
+        queue(owner, dedup_key="counted")
+    with django_assert_num_queries(1):
+        queue(owner, dedup_key="counted")
+
+
+def test_a_notice_can_go_to_an_address_without_an_account(db):
+    notification = queue_notification(
+        kind="token_leaked",
+        user=None,
+        context=CONTEXT,
+        dedup_key="leak:42",
+        to_email="security@rotterdam.example",
+    )
+    assert notification.user is None
+    assert notification.body_text.startswith("Hello,\n")
+
+
+def test_a_notice_needs_somewhere_to_go(db):
+    with pytest.raises(ValueError):
+        queue_notification(kind="token_leaked", user=None, context=CONTEXT, dedup_key="k")
+
+
+def test_expiry_reminders_can_be_turned_off_and_on(owner):
+    set_expiry_reminders(owner, enabled=False)
+    owner.refresh_from_db()
+    assert owner.wants_expiry_reminders is False
+
+    set_expiry_reminders(owner, enabled=True)
+    owner.refresh_from_db()
+    assert owner.wants_expiry_reminders is True

@@ -154,3 +154,50 @@ def test_the_message_id_is_stable_so_a_repeat_is_recognisable(owner):
     assert mail.outbox[0].extra_headers["Message-ID"] == (
         f"<notification-{notification.id}@quaygate.example>"
     )
+
+
+def test_a_permanent_smtp_rejection_fails_at_once_without_retrying(owner):
+    notification = make_notification(owner)
+    rejected = smtplib.SMTPRecipientsRefused({owner.email: (550, b"5.1.1 No such mailbox")})
+
+    with mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        autospec=True,
+        side_effect=rejected,
+    ):
+        assert deliver_notification(notification.id).outcome == "failed"
+
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.FAILED
+    assert notification.attempts == 1
+    assert "No such mailbox" in notification.last_error
+
+
+def test_a_temporary_smtp_rejection_is_retried(owner):
+    notification = make_notification(owner)
+    busy = smtplib.SMTPSenderRefused(451, b"4.3.0 Try again later", "no-reply@quaygate.localhost")
+
+    with mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        autospec=True,
+        side_effect=busy,
+    ):
+        assert deliver_notification(notification.id).outcome == "retry"
+
+
+def test_an_unexpected_error_marks_the_row_failed_and_is_raised(owner):
+    notification = make_notification(owner)
+
+    with (
+        mock.patch(
+            "django.core.mail.backends.locmem.EmailBackend.send_messages",
+            autospec=True,
+            side_effect=ValueError("bad header"),
+        ),
+        pytest.raises(ValueError),
+    ):
+        deliver_notification(notification.id)
+
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.FAILED
+    assert notification.last_error == "ValueError: bad header"
