@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from telemetry.batch import Batch
 from telemetry.conf import setting
-from telemetry.models import Anomaly, DetectionWatermark, UsageRecord
+from telemetry.models import Anomaly, DetectionWatermark, TokenSighting, UsageRecord
 from telemetry.rollups import roll_up_hours
 from telemetry.rules import USAGE_RULES, audit_findings, remember_sightings
 from telemetry.services import report_findings
@@ -125,6 +125,12 @@ def run_detection(
     return result
 
 
-def reset_detection() -> None:
-    """Forget the watermarks (a full re-scan, e.g. for the benchmark)."""
+def reset_detection(*, forget_sightings: bool = False) -> None:
+    """Rewind the watermarks: the next pass re-reads the whole log (e.g. for the benchmark).
+
+    Roll-ups are recomputed (upserts) and findings deduplicated, so a re-scan is harmless.
+    With `forget_sightings`, what tokens were seen from is learned again from scratch.
+    """
     DetectionWatermark.objects.filter(name__in=[USAGE_WATERMARK, AUDIT_WATERMARK]).update(last_id=0)
+    if forget_sightings:
+        TokenSighting.objects.all().delete()

@@ -270,3 +270,19 @@ def test_a_second_worker_skips_the_pass_while_the_first_holds_the_lock(owner, or
         assert not Anomaly.objects.exists()
     assert len(travels(detect())) == 1
     assert UsageRecord.objects.count() == 2
+
+
+def test_the_command_runs_a_full_pass_and_says_how_long_it_took(token):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    travel(token, timezone.now())
+    detect()
+    out = StringIO()
+
+    call_command("run_detection", "--full", "--forget-sightings", "--lag-seconds", "0", stdout=out)
+
+    assert "in 1 batches" in out.getvalue()
+    assert " s" in out.getvalue()
+    assert Anomaly.objects.filter(rule=Rule.IMPOSSIBLE_TRAVEL).count() == 1  # deduplicated

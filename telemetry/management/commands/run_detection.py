@@ -20,10 +20,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--full", action="store_true", help="Start from the beginning of the usage log"
         )
+        parser.add_argument(
+            "--forget-sightings",
+            action="store_true",
+            help="With --full: also relearn which countries/IPs/agents each token used",
+        )
 
-    def handle(self, *args, lag_seconds: float | None, full: bool, **options) -> None:
+    def handle(
+        self, *args, lag_seconds: float | None, full: bool, forget_sightings: bool, **options
+    ) -> None:
         if full:
-            reset_detection()
+            reset_detection(forget_sightings=forget_sightings)
         started = time.perf_counter()
         result = run_detection(lag_seconds=lag_seconds, max_batches=10_000)
         elapsed = time.perf_counter() - started
