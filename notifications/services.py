@@ -5,6 +5,7 @@ telemetry); it knows nothing about tokens, only kinds, templates and a dedup key
 `deliver_notification` is what the Celery task calls to send one row.
 """
 
+import dataclasses
 import logging
 import re
 import smtplib
@@ -30,16 +31,15 @@ logger = logging.getLogger(__name__)
 REMINDER_KINDS = frozenset({Notification.Kind.TOKEN_EXPIRING, Notification.Kind.TOKEN_EXPIRED})
 
 # A full personal access token ("qgp_" + 36 base62 characters). The display prefix
-# ("qgp_AbC1") is fine; anything this long in an email is a bug in a caller.
+# ("qgp_AbC1") is fine; anything this long is a secret that reached us by mistake (pasted
+# into a token name, a revocation reason, a leak report).
 _SECRET_LIKE = re.compile(r"qgp_[0-9A-Za-z]{20,}")
 
 
+REDACTED = "qgp_[redacted]"
+
 # Other names callers use for the same facts.
 _ALIASES = {"organization_name": "organization", "token_prefix": "display_prefix"}
-
-
-class SecretInNotification(ValueError):
-    """A caller passed something that looks like a whole token into an email."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +86,13 @@ def render_notification(kind: str, context: dict[str, Any]) -> RenderedEmail:
         body_text=_tidy_text(render_to_string(f"{base}_body.txt", full)),
         body_html=render_to_string(f"{base}_body.html", full).strip(),
     )
-    for part in (rendered.subject, rendered.body_text, rendered.body_html):
-        if _SECRET_LIKE.search(part):
-            raise SecretInNotification(
-                f"refusing to email something that looks like a token ({kind})"
-            )
+    if any(_SECRET_LIKE.search(part) for part in dataclasses.astuple(rendered)):
+        # Redact rather than refuse: refusing would make the caller's action (creating or
+        # revoking a token) fail because of what someone typed into a name or a reason.
+        logger.warning("redacted a token-like string from a %s notification", kind.value)
+        rendered = RenderedEmail(
+            *(_SECRET_LIKE.sub(REDACTED, part) for part in dataclasses.astuple(rendered))
+        )
     return rendered
 
 
