@@ -342,6 +342,18 @@ def _record_failure(
     return Delivery("retry", retry_in=delay)
 
 
+def retry_failed_notification(notification: Notification) -> bool:
+    """Send a `failed` notification again from scratch (an admin action, once the mail server
+    or the address is fixed). Returns False when it was not failed (nothing to do)."""
+    with transaction.atomic():
+        retried = Notification.objects.filter(
+            id=notification.id, state=Notification.State.FAILED
+        ).update(state=Notification.State.QUEUED, attempts=0, next_attempt_at=None, claimed_at=None)
+        if retried:
+            _enqueue_on_commit(notification.id)
+    return retried == 1
+
+
 # --- The sweeper ---------------------------------------------------------------------------
 #
 # Nothing lost: the outbox row is committed with the event, so a lost broker message, a broker

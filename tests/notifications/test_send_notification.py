@@ -9,7 +9,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notifications.models import Notification
-from notifications.services import claim_notification, deliver_notification, retry_delay
+from notifications.services import (
+    claim_notification,
+    deliver_notification,
+    retry_delay,
+    retry_failed_notification,
+)
 from notifications.tasks import send_notification
 
 QUAYGATE = {
@@ -201,3 +206,23 @@ def test_an_unexpected_error_marks_the_row_failed_and_is_raised(owner):
     notification.refresh_from_db()
     assert notification.state == Notification.State.FAILED
     assert notification.last_error == "ValueError: bad header"
+
+
+def test_a_failed_notification_can_be_sent_again_from_scratch(
+    owner, django_capture_on_commit_callbacks
+):
+    notification = make_notification(owner, state="failed", attempts=3, last_error="SMTP down")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retry_failed_notification(notification) is True
+
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.SENT
+    assert notification.attempts == 1
+    assert len(mail.outbox) == 1
+
+
+def test_only_a_failed_notification_can_be_retried_by_hand(owner):
+    notification = make_notification(owner, state="sent")
+
+    assert retry_failed_notification(notification) is False
