@@ -54,3 +54,9 @@ def evidence_items(value: Any) -> list[tuple[str, str]]:
     if value in (None, "", [], {}):
         return []
     return [("", plain(value))]
+
+
+@register.filter
+def fact_label(name: str) -> str:
+    """ "Severity" -> "Severity:      ": the label column of the plain-text facts, 15 wide."""
+    return f"{name}:".ljust(14) + " "

@@ -116,7 +116,7 @@ def test_the_anomaly_notice_lists_its_evidence_and_whether_the_token_was_revoked
 
     assert "Request volume spike" in rendered.subject
     assert "Requests last hour: 9120" in rendered.body_text
-    assert "Countries: NL, US" in rendered.body_text
+    assert "Countries:     NL, US" in rendered.body_text
     assert "the token has been revoked" in rendered.body_text
     assert "<td>NL, US</td>" in rendered.body_html
 
