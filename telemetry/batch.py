@@ -28,7 +28,7 @@ class Batch:
     hi_id: int  # inclusive
     now: datetime
     hours: tuple[datetime, ...] = field(default=())
-    # Work shared by several rules within one pass (see rules.collect_values).
+    # Work shared by several rules within one pass (see sightings.collect_values).
     memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod

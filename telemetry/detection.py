@@ -25,8 +25,9 @@ from telemetry.batch import Batch
 from telemetry.conf import setting
 from telemetry.models import Anomaly, DetectionWatermark, TokenSighting, UsageRecord
 from telemetry.rollups import roll_up_hours
-from telemetry.rules import USAGE_RULES, audit_findings, remember_sightings
+from telemetry.rules import USAGE_RULES, audit_findings
 from telemetry.services import report_findings
+from telemetry.sightings import remember_sightings
 from tokens.models import AuditEvent
 
 logger = logging.getLogger(__name__)

@@ -17,16 +17,13 @@ from django.db.models.functions import TruncHour
 from telemetry.batch import (
     Batch,
     as_datetime,
-    db_datetime,
-    execute,
     fetch,
     hour_sql,
-    ip_text_sql,
-    is_postgres,
 )
 from telemetry.centroids import distance_km
 from telemetry.conf import anomaly_setting
 from telemetry.models import Anomaly, TokenSighting, UsageHourly, UsageRecord
+from telemetry.sightings import unseen_values
 from tokens.models import AuditEvent, PersonalAccessToken
 
 Rule = Anomaly.Rule
@@ -68,120 +65,7 @@ def _max_age() -> float:
     return anomaly_setting("REPORT_MAX_AGE_HOURS")
 
 
-# --- Sightings: new country, new IP, new user agent ------------------------------------------
-
-_SIGHTING_COLUMNS = {
-    TokenSighting.Kind.COUNTRY: "country",
-    TokenSighting.Kind.IP: "ip",
-    TokenSighting.Kind.USER_AGENT: "user_agent",
-}
-
-
-def _value_sql(kind: str) -> str:
-    column = _SIGHTING_COLUMNS[kind]
-    return ip_text_sql("u.ip") if column == "ip" else f"u.{column}"
-
-
-_VALUES = "qg_batch_values"
-_table_holds: object = None
-
-
-def collect_values(batch: Batch) -> None:
-    """Aggregate the batch once per (token, kind, value) into a temporary table.
-
-    The three new-value rules and remember_sightings all read this small table instead of each
-    grouping the batch again. On PostgreSQL one scan with GROUPING SETS fills it.
-    """
-    global _table_holds
-    marker = batch.memo.get("values")
-    if marker is not None and marker is _table_holds:
-        return
-    timestamp = "timestamptz" if is_postgres() else "datetime"
-    execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_VALUES} (token_id bigint, organization_id bigint, "
-        f"kind varchar(12), value varchar(300), first_at {timestamp}, last_at {timestamp}, "
-        "requests integer)",
-        [],
-    )
-    execute(f"DELETE FROM {_VALUES}", [])  # noqa: S608 (constant identifier)
-    execute(_collect_sql(), [batch.lo_id, batch.hi_id] * (1 if is_postgres() else 3))
-    batch.memo["values"] = _table_holds = object()
-
-
-def _collect_sql() -> str:
-    columns = "token_id, organization_id, kind, value, first_at, last_at, requests"
-    if is_postgres():
-        ip = ip_text_sql("u.ip")
-        return f"""
-            INSERT INTO {_VALUES} ({columns})
-            SELECT * FROM (
-                SELECT u.token_id, MAX(u.organization_id),
-                       CASE WHEN GROUPING(u.country) = 0 THEN 'country'
-                            WHEN GROUPING({ip}) = 0 THEN 'ip' ELSE 'user_agent' END AS kind,
-                       CASE WHEN GROUPING(u.country) = 0 THEN u.country
-                            WHEN GROUPING({ip}) = 0 THEN {ip} ELSE u.user_agent END AS value,
-                       MIN(u.created_at), MAX(u.created_at), COUNT(*)
-                FROM {_USAGE} u
-                WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
-                GROUP BY GROUPING SETS (
-                    (u.token_id, u.country), (u.token_id, {ip}), (u.token_id, u.user_agent))
-            ) g
-            WHERE g.value IS NOT NULL AND g.value <> ''
-        """  # noqa: S608 (constant identifiers; values are parameters)
-    parts = []
-    for kind in _SIGHTING_COLUMNS:
-        value = _value_sql(kind)
-        parts.append(
-            f"""
-            SELECT u.token_id, MAX(u.organization_id), '{kind}', {value},
-                   MIN(u.created_at), MAX(u.created_at), COUNT(*)
-            FROM {_USAGE} u
-            WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
-              AND {value} IS NOT NULL AND {value} <> ''
-            GROUP BY u.token_id, {value}
-            """  # noqa: S608 (constant identifiers; values are parameters)
-        )
-    return f"INSERT INTO {_VALUES} ({columns}) " + " UNION ALL ".join(parts)
-
-
-def unseen_values(batch: Batch, kind: str, *, lookback: timedelta) -> list[dict[str, Any]]:
-    """(token, value) pairs of the batch not seen within `lookback` before their first use,
-    for tokens that already had some use of this kind before (a token's first use is not news).
-    """
-    collect_values(batch)
-    latest = max(batch.hours) + timedelta(hours=1)
-    rows = fetch(
-        f"""
-        SELECT b.token_id, b.organization_id, b.value, b.first_at, b.last_at, b.requests,
-               s.last_seen AS seen_last,
-               (SELECT MIN(t.first_seen) FROM {_SIGHTING} t
-                WHERE t.token_id = b.token_id AND t.kind = b.kind) AS token_first_seen,
-               (SELECT MIN(v.first_at) FROM {_VALUES} v
-                WHERE v.token_id = b.token_id AND v.kind = b.kind) AS batch_first_seen
-        FROM {_VALUES} b
-        LEFT JOIN {_SIGHTING} s ON s.token_id = b.token_id AND s.kind = b.kind AND s.value = b.value
-        WHERE b.kind = %s AND (s.id IS NULL OR s.last_seen < %s)
-        """,  # noqa: S608 (constant identifiers; values are parameters)
-        [kind, db_datetime(latest - lookback)],
-    )
-    unseen = []
-    for row in rows:
-        first_at, last_at = as_datetime(row["first_at"]), as_datetime(row["last_at"])
-        seen_last = as_datetime(row["seen_last"])
-        if seen_last is not None and seen_last >= first_at - lookback:
-            continue
-        known_since = [
-            moment
-            for moment in (
-                as_datetime(row["token_first_seen"]),
-                as_datetime(row["batch_first_seen"]),
-            )
-            if moment is not None
-        ]
-        if not known_since or min(known_since) >= first_at:
-            continue  # the token's very first use
-        unseen.append(row | {"first_at": first_at, "last_at": last_at, "seen_last": seen_last})
-    return unseen
+# --- New country, new IP, new user agent -----------------------------------------------------
 
 
 def _new_value_rule(
@@ -243,23 +127,6 @@ def new_user_agent(batch: Batch) -> list[Finding]:
         rule=Rule.NEW_USER_AGENT,
         severity=Severity.LOW,
         lookback_setting="NEW_USER_AGENT_LOOKBACK_DAYS",
-    )
-
-
-def remember_sightings(batch: Batch) -> None:
-    """Fold the batch's countries, IPs and user agents into TokenSighting (after the rules)."""
-    collect_values(batch)
-    execute(
-        f"""
-        INSERT INTO {_SIGHTING} (token_id, kind, value, first_seen, last_seen)
-        SELECT b.token_id, b.kind, b.value, b.first_at, b.last_at FROM {_VALUES} b WHERE 1 = 1
-        ON CONFLICT (token_id, kind, value) DO UPDATE SET
-            first_seen = CASE WHEN excluded.first_seen < {_SIGHTING}.first_seen
-                              THEN excluded.first_seen ELSE {_SIGHTING}.first_seen END,
-            last_seen = CASE WHEN excluded.last_seen > {_SIGHTING}.last_seen
-                             THEN excluded.last_seen ELSE {_SIGHTING}.last_seen END
-        """,  # noqa: S608 (constant identifiers; values are parameters)
-        [],
     )
 
 

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from tokens.actors import Actor
-from tokens.services import record_audit_event, revoke_token
 
 from notifications.services import queue_notification
 from portal.models import Membership, User
 from telemetry.models import Anomaly
 from telemetry.rules import Finding
+from tokens import actors
+from tokens import services as token_services
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
 
 logger = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ def _create(finding: Finding, token: PersonalAccessToken | None) -> tuple[Anomal
                 )
         except IntegrityError:
             return None, False  # another worker recorded it a moment ago
-        record_audit_event(
+        token_services.record_audit_event(
             action=AuditEvent.Action.ANOMALY_FOUND,
-            actor=Actor.system(SYSTEM_ACTOR_LABEL),
+            actor=actors.Actor.system(SYSTEM_ACTOR_LABEL),
             token=token,
             organization=anomaly.organization,
             details={
@@ -126,9 +126,9 @@ def _maybe_revoke(anomaly: Anomaly, token: PersonalAccessToken | None) -> bool:
     policy = TokenPolicy.objects.filter(organization_id=token.organization_id).first()
     if policy is None or not policy.auto_revoke_on_high_severity:
         return False
-    revoke_token(
+    token_services.revoke_token(
         token,
-        actor=Actor.system(SYSTEM_ACTOR_LABEL),
+        actor=actors.Actor.system(SYSTEM_ACTOR_LABEL),
         reason=f"Anomaly: {anomaly.get_rule_display()} ({anomaly.subject or anomaly.window})",
         kind=PersonalAccessToken.RevokedBy.ANOMALY,
     )
@@ -202,7 +202,7 @@ _ALLOWED = {
 }
 
 
-def _change_state(anomaly: Anomaly, *, state: str, actor: Actor, note: str) -> Anomaly:
+def _change_state(anomaly: Anomaly, *, state: str, actor: actors.Actor, note: str) -> Anomaly:
     if anomaly.state == state:
         return anomaly
     with transaction.atomic():
@@ -219,7 +219,7 @@ def _change_state(anomaly: Anomaly, *, state: str, actor: Actor, note: str) -> A
             )
         previous = anomaly.state
         anomaly.state, anomaly.state_changed_at = state, now
-        record_audit_event(
+        token_services.record_audit_event(
             action=AuditEvent.Action.ANOMALY_UPDATED,
             actor=actor,
             token=anomaly.token,
@@ -235,12 +235,12 @@ def _change_state(anomaly: Anomaly, *, state: str, actor: Actor, note: str) -> A
     return anomaly
 
 
-def acknowledge_anomaly(anomaly: Anomaly, *, actor: Actor, note: str = "") -> Anomaly:
+def acknowledge_anomaly(anomaly: Anomaly, *, actor: actors.Actor, note: str = "") -> Anomaly:
     """Someone has seen it and is looking into it."""
     return _change_state(anomaly, state=Anomaly.State.ACKNOWLEDGED, actor=actor, note=note)
 
 
-def resolve_anomaly(anomaly: Anomaly, *, actor: Actor, note: str = "") -> Anomaly:
+def resolve_anomaly(anomaly: Anomaly, *, actor: actors.Actor, note: str = "") -> Anomaly:
     """Done with it. The same rule, token and window will not be raised again."""
     return _change_state(anomaly, state=Anomaly.State.RESOLVED, actor=actor, note=note)
 

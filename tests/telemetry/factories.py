@@ -93,7 +93,7 @@ def batch_over(rows: list[UsageRecord], *, now: datetime | None = None):
 def learn(rows: list[UsageRecord]) -> None:
     """What a previous pass leaves behind: roll-ups and sightings."""
     from telemetry.rollups import roll_up_hours
-    from telemetry.rules import remember_sightings
+    from telemetry.sightings import remember_sightings
 
     batch = batch_over(rows)
     roll_up_hours(batch)
