@@ -275,6 +275,8 @@ class AuditEvent(models.Model):
         ANOMALY_UPDATED = "anomaly.updated", "Anomaly acknowledged or resolved"
         USER_LOGIN = "user.login", "Signed in"
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
+        NOTIFICATION_RETRIED = "notification.retried", "Failed email sent again"
+        MEMBERSHIP_CHANGED = "membership.changed", "Organisation membership changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
