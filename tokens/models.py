@@ -121,6 +121,8 @@ class PersonalAccessToken(models.Model):
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
     recent_ips = models.JSONField(default=list, blank=True, help_text="Last 5 distinct client IPs")
     regenerated_at = models.DateTimeField(null=True, blank=True)
+    # Set by expire_due_tokens once the "expired" audit event is written, so it is written once.
+    expired_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -146,6 +148,12 @@ class PersonalAccessToken(models.Model):
                 fields=["expires_at"],
                 condition=Q(revoked_at__isnull=True),
                 name="token_live_expiry_idx",
+            ),
+            # expire_due_tokens: live tokens whose expiry is not recorded yet.
+            models.Index(
+                fields=["expires_at", "id"],
+                condition=Q(revoked_at__isnull=True, expired_recorded_at__isnull=True),
+                name="token_expiry_unrecorded_idx",
             ),
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["owner", "-created_at"]),

@@ -1,0 +1,275 @@
+"""DRF authentication for the partner API: `Authorization: Bearer qgp_…`.
+
+The order is the cost order. A token in the URL is refused before anything else. A malformed
+token or a bad checksum is refused with no query and no cache call. A well-formed one costs one
+Redis round trip (cached state + rate-limit count + the once-a-minute "last used" decision, in
+one pipeline) and, only when its state is not cached, one indexed query by keyed hash.
+
+Every refusal answers the same 401 (`error="invalid_token"`): the caller never learns whether
+the token was unknown, revoked, expired, rotated out or used from the wrong address. The audit
+log and the usage log know (`request.qg_auth_failure`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from datetime import UTC, datetime
+
+from django.db import DatabaseError
+from django.db.models import CharField, OuterRef, StringAgg, Subquery, Value
+from django.db.models.functions import Cast
+from django.http import HttpRequest
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from portal.net import client_ip
+from tokens import cache as token_cache
+from tokens import format as token_format
+from tokens import services
+from tokens.cache import TokenState
+from tokens.models import PersonalAccessToken, TokenPolicy, TokenSecret
+
+logger = logging.getLogger(__name__)
+
+REALM = 'Bearer realm="quaygate"'
+INVALID_TOKEN_HEADER = f'{REALM}, error="invalid_token"'
+# Query parameters people (and some tools) put tokens in. Any of them gets a 400.
+QUERY_TOKEN_PARAMS = frozenset({"access_token", "token", "api_key", "apikey", "key"})
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    default_detail = (
+        "The token is not valid: it may be mistyped, unknown, expired or revoked, or not "
+        "allowed from this address."
+    )
+    default_code = "invalid_token"
+
+
+class TokenInQueryString(exceptions.APIException):
+    status_code = 400
+    default_detail = (
+        "Tokens are not accepted in the URL. Send it in the Authorization header instead: "
+        "'Authorization: Bearer qgp_…'. A URL ends up in server logs, proxies and browser "
+        "history, so if this was a real token, regenerate it now."
+    )
+    default_code = "token_in_url"
+
+
+class RateLimited(exceptions.Throttled):
+    default_code = "rate_limited"
+    extra_detail_singular = extra_detail_plural = "Try again in {wait} seconds."
+
+
+class TokenUser:
+    """request.user for a token request: the owner's id, without loading the owner."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, owner_id: int) -> None:
+        self.id = self.pk = owner_id
+
+    def __str__(self) -> str:
+        return f"token owner {self.id}"
+
+
+def _django_request(request: Request | HttpRequest) -> HttpRequest:
+    return getattr(request, "_request", request)
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
+class PersonalAccessTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[TokenUser, TokenState] | None:
+        django_request = _django_request(request)
+        self._refuse_token_in_url(django_request)
+        header = django_request.META.get("HTTP_AUTHORIZATION")
+        if header is None:
+            return None
+        parsed = token_format.parse(_bearer(header))
+        if parsed is None:
+            # Garbage costs nothing: no query, no cache call; the usage log still sees it.
+            self._fail(django_request, "malformed")
+        secret_hash = services.hash_secret(parsed.token)
+        now = time.time()
+        found = token_cache.lookup(secret_hash, now=now)
+        state = found.state
+        if state is None:
+            state = self._load(django_request, secret_hash, parsed)
+            token_cache.remember(secret_hash, state, now=now)
+        reason = state.dead_reason(now)
+        ip = client_ip(django_request)
+        if reason is None and not state.allows_ip(ip):
+            reason = "ip_not_allowed"
+        if reason is not None:
+            self._fail(django_request, reason, state=state, prefix=parsed.display_prefix)
+        django_request.qg_token = state
+        limit = state.rate_limit_per_hour
+        django_request.qg_rate = (limit, max(0, limit - found.count), found.reset)
+        if found.count > limit:
+            raise RateLimited(wait=max(1, found.reset - int(now)))
+        if found.touch:
+            _touch(state.id, ip)
+        return TokenUser(state.owner_id), state
+
+    def authenticate_header(self, request: Request) -> str:
+        failed = getattr(_django_request(request), "qg_auth_failure", None)
+        return INVALID_TOKEN_HEADER if failed else REALM
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _refuse_token_in_url(self, request: HttpRequest) -> None:
+        for key, values in request.GET.lists():
+            if key.lower() not in QUERY_TOKEN_PARAMS:
+                continue
+            request.qg_auth_failure = {"reason": "token_in_url"}
+            for value in values:
+                parsed = token_format.parse(value.strip())
+                if parsed is not None:
+                    request.qg_auth_failure["token_prefix"] = parsed.display_prefix
+                    services.record_token_in_url(
+                        parsed.token,
+                        ip=client_ip(request),
+                        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                        path=request.path,
+                    )
+            raise TokenInQueryString()
+
+    def _load(self, request: HttpRequest, secret_hash: str, parsed) -> TokenState:
+        """One query: the secret, its token, the policy's rate limit and the terminal ids."""
+        row = _secret_rows().filter(secret_hash=secret_hash).first()
+        if row is None or not hmac.compare_digest(row.secret_hash, secret_hash):
+            self._fail(request, "unknown", prefix=parsed.display_prefix)
+        token: PersonalAccessToken = row.token
+        state = _state_of(row)
+        if token.revoked_at is not None:
+            self._fail(request, "revoked", state=state, prefix=parsed.display_prefix)
+        return state
+
+    def _fail(
+        self,
+        request: HttpRequest,
+        reason: str,
+        *,
+        state: TokenState | None = None,
+        prefix: str = "",
+    ):
+        request.qg_auth_failure = {
+            "reason": reason,
+            "token_id": state.id if state else None,
+            "organization_id": state.organization_id if state else None,
+            "token_prefix": prefix,
+        }
+        if reason != "malformed":
+            try:
+                services.record_auth_failure(
+                    reason=reason,
+                    ip=client_ip(request),
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                    token_id=state.id if state else None,
+                    organization_id=state.organization_id if state else None,
+                    token_prefix=prefix,
+                )
+            except DatabaseError:
+                logger.exception("Could not record an authentication failure")
+        raise InvalidToken()
+
+
+def _secret_rows():
+    through = PersonalAccessToken.terminals.through
+    terminal_ids = (
+        through.objects.filter(personalaccesstoken_id=OuterRef("token_id"))
+        .values("personalaccesstoken_id")
+        .annotate(ids=StringAgg(Cast("terminal_id", CharField()), delimiter=Value(",")))
+        .values("ids")
+    )
+    policy_rate = TokenPolicy.objects.filter(
+        organization_id=OuterRef("token__organization_id")
+    ).values("default_rate_limit_per_hour")[:1]
+    return TokenSecret.objects.select_related("token").annotate(
+        terminal_ids=Subquery(terminal_ids), policy_rate=Subquery(policy_rate)
+    )
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def _state_of(row: TokenSecret) -> TokenState:
+    from django.conf import settings
+
+    token = row.token
+    terminal_ids = None
+    if token.terminal_access == PersonalAccessToken.TerminalAccess.SELECTED:
+        terminal_ids = frozenset(int(i) for i in (row.terminal_ids or "").split(",") if i)
+    valid_until = None
+    if row.retired_at is not None:
+        # Rotated out: accepted until the end of its overlap, or never (ended when retired).
+        valid_until = _epoch(row.valid_until or row.retired_at)
+    rate = (
+        token.rate_limit_per_hour
+        or row.policy_rate
+        or settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"]
+    )
+    return TokenState(
+        id=token.id,
+        owner_id=token.owner_id,
+        organization_id=token.organization_id,
+        name=token.name,
+        display_prefix=row.display_prefix,
+        scopes=tuple(token.scopes),
+        terminal_ids=terminal_ids,
+        allowed_ips=tuple(token.allowed_ips),
+        expires_at=_epoch(token.expires_at),
+        rate_limit_per_hour=int(rate),
+        secret_valid_until=valid_until,
+    )
+
+
+def _touch(token_id: int, ip: str | None) -> None:
+    """Record last use and the last five distinct addresses: at most once a minute per token
+    (the cache decides), so a busy token never turns every request into a row lock."""
+    from django.utils import timezone
+
+    try:
+        recent = (
+            PersonalAccessToken.objects.filter(pk=token_id)
+            .values_list("recent_ips", flat=True)
+            .first()
+        ) or []
+        ips = ([ip] if ip else []) + [seen for seen in recent if seen != ip]
+        PersonalAccessToken.objects.filter(pk=token_id).update(
+            last_used_at=timezone.now(), last_used_ip=ip, recent_ips=ips[:5]
+        )
+    except DatabaseError:
+        logger.exception("Could not record the token's last use")
+
+
+def token_response_headers(request: Request | HttpRequest) -> dict[str, str]:
+    """What an authenticated response says about its token, as GitHub's X-OAuth-Scopes does."""
+    django_request = _django_request(request)
+    state: TokenState | None = getattr(django_request, "qg_token", None)
+    headers: dict[str, str] = {}
+    if state is not None:
+        headers["X-Token-Scopes"] = ", ".join(state.scopes)
+        if state.expires_at is not None:
+            expires = datetime.fromtimestamp(state.expires_at, tz=UTC)
+            headers["X-Token-Expires"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    rate = getattr(django_request, "qg_rate", None)
+    if rate is not None:
+        limit, remaining, reset = rate
+        headers["X-RateLimit-Limit"] = str(limit)
+        headers["X-RateLimit-Remaining"] = str(remaining)
+        headers["X-RateLimit-Reset"] = str(reset)
+    return headers

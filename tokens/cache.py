@@ -1,0 +1,279 @@
+"""The shared cache in front of token verification, and the per-token rate-limit counter.
+
+One Redis round trip per API request does three things in a pipeline: read the token's cached
+state, count the request in the current hour's window, and decide whether this request is the
+one that updates `last_used_at` this minute. Keys are the token's keyed hash (never the secret),
+so the pipeline needs nothing we don't already hold before the first query.
+
+The cached state is dropped on commit by every service that changes a token (`forget`), so a
+revocation by any process is seen by the very next request. The TTL only bounds how long a
+state survives a lost delete (Redis briefly unreachable at that moment).
+
+Without Redis (the embedded default) there is no shared cache: every request looks the token up
+(one query), and counters live in the process. While Redis is down the same fallback applies,
+so the API keeps answering; rate limits then count per process (documented in the README).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from django.conf import settings
+
+from tokens import scopes as scope_rules
+
+logger = logging.getLogger(__name__)
+
+STATE_PREFIX = "qg:pat:"
+RATE_PREFIX = "qg:rl:"
+TOUCH_PREFIX = "qg:lu:"
+RATE_WINDOW_SECONDS = 3600
+TOUCH_EVERY_SECONDS = 60
+_RETRY_AFTER_SECONDS = 5.0
+TOMBSTONE = b"-"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenState:
+    """What a request needs to know about its token. No secret, no hash."""
+
+    id: int
+    owner_id: int
+    organization_id: int
+    name: str
+    display_prefix: str
+    scopes: tuple[str, ...]
+    terminal_ids: frozenset[int] | None  # None: every terminal of the organisation
+    allowed_ips: tuple[str, ...]
+    expires_at: float | None  # epoch seconds
+    rate_limit_per_hour: int
+    # Set when the presented secret was rotated out but is still inside its overlap window.
+    secret_valid_until: float | None = None
+
+    @property
+    def effective_scopes(self) -> frozenset[str]:
+        return scope_rules.effective(self.scopes)
+
+    def has_scope(self, needed: str) -> bool:
+        return needed in self.effective_scopes
+
+    def allows_ip(self, ip: str | None) -> bool:
+        if not self.allowed_ips:
+            return True
+        return _ip_in(ip, self.allowed_ips)
+
+    def sees_terminal(self, terminal_id: int) -> bool:
+        return self.terminal_ids is None or terminal_id in self.terminal_ids
+
+    def dead_reason(self, now: float) -> str | None:
+        """Why the token (or this secret of it) is refused at `now`, or None."""
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        if self.secret_valid_until is not None and self.secret_valid_until <= now:
+            return "rotated"
+        return None
+
+    def to_json(self) -> str:
+        data = {
+            "id": self.id,
+            "o": self.owner_id,
+            "g": self.organization_id,
+            "n": self.name,
+            "p": self.display_prefix,
+            "s": list(self.scopes),
+            "t": None if self.terminal_ids is None else sorted(self.terminal_ids),
+            "ip": list(self.allowed_ips),
+            "x": self.expires_at,
+            "r": self.rate_limit_per_hour,
+            "v": self.secret_valid_until,
+        }
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> TokenState:
+        data = json.loads(raw)
+        return cls(
+            id=data["id"],
+            owner_id=data["o"],
+            organization_id=data["g"],
+            name=data["n"],
+            display_prefix=data["p"],
+            scopes=tuple(data["s"]),
+            terminal_ids=None if data["t"] is None else frozenset(data["t"]),
+            allowed_ips=tuple(data["ip"]),
+            expires_at=data["x"],
+            rate_limit_per_hour=data["r"],
+            secret_valid_until=data["v"],
+        )
+
+
+@cache
+def _networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def _ip_in(ip: str | None, cidrs: tuple[str, ...]) -> bool:
+    if not ip:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(cidrs))
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    state: TokenState | None  # None: not cached (or no shared cache)
+    count: int  # requests in this window, this one included
+    reset: int  # epoch seconds when the window ends
+    touch: bool  # this request should record last_used_at / IP
+
+
+def window(now: float) -> tuple[int, int]:
+    start = int(now) - int(now) % RATE_WINDOW_SECONDS
+    return start, start + RATE_WINDOW_SECONDS
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+@cache
+def _client_for(url: str) -> redis.Redis:
+    # Short timeouts: a sick Redis must not hold requests hostage; we fall back instead.
+    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+
+_redis_down_until = 0.0
+
+
+def _redis() -> redis.Redis | None:
+    url = getattr(settings, "REDIS_URL", "")
+    if not url or time.monotonic() < _redis_down_until:
+        return None
+    return _client_for(url)
+
+
+def _redis_failed(error: Exception) -> None:
+    global _redis_down_until
+    # Don't pay a connect timeout on every request while Redis is down.
+    _redis_down_until = time.monotonic() + _RETRY_AFTER_SECONDS
+    logger.warning("Redis unavailable for token state and rate limits: %s", type(error).__name__)
+
+
+def reset_circuit() -> None:
+    """Forget a past Redis failure (tests, and after a deliberate reconnect)."""
+    global _redis_down_until
+    _redis_down_until = 0.0
+
+
+# --- process-local fallback -------------------------------------------------------------------
+
+
+class _LocalCounters:
+    """Per-process counters for the embedded default and while Redis is down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._window = 0
+        self._counts: dict[str, int] = {}
+        self._touched: dict[str, float] = {}
+
+    def hit(self, key: str, now: float) -> tuple[int, bool]:
+        start, _ = window(now)
+        with self._lock:
+            if start != self._window:
+                self._window, self._counts = start, {}
+            count = self._counts.get(key, 0) + 1
+            self._counts[key] = count
+            last = self._touched.get(key)
+            touch = last is None or now - last >= TOUCH_EVERY_SECONDS
+            if touch:
+                if len(self._touched) > 100_000:
+                    self._touched.clear()
+                self._touched[key] = now
+            return count, touch
+
+    def clear(self) -> None:
+        with self._lock:
+            self._window, self._counts, self._touched = 0, {}, {}
+
+
+local_counters = _LocalCounters()
+
+
+# --- the three operations ---------------------------------------------------------------------
+
+
+def lookup(secret_hash: str, *, now: float | None = None) -> Lookup:
+    """Cached state, window count and touch decision for one request: one round trip."""
+    now = time.time() if now is None else now
+    start, reset = window(now)
+    client = _redis()
+    if client is not None:
+        rate_key = f"{RATE_PREFIX}{secret_hash}:{start}"
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.get(STATE_PREFIX + secret_hash)
+            pipe.incr(rate_key)
+            pipe.expire(rate_key, RATE_WINDOW_SECONDS + 60, nx=True)
+            pipe.set(TOUCH_PREFIX + secret_hash, b"1", nx=True, ex=TOUCH_EVERY_SECONDS)
+            raw, count, _, touched = pipe.execute()
+        except redis.RedisError as error:
+            _redis_failed(error)
+        else:
+            cached = raw is not None and raw != TOMBSTONE
+            state = TokenState.from_json(raw) if cached else None
+            return Lookup(state=state, count=int(count), reset=reset, touch=bool(touched))
+    count, touch = local_counters.hit(secret_hash, now)
+    return Lookup(state=None, count=count, reset=reset, touch=touch)
+
+
+def remember(secret_hash: str, state: TokenState, *, now: float | None = None) -> None:
+    """Cache a verified state, never past its token's expiry or its secret's overlap."""
+    client = _redis()
+    if client is None:
+        return
+    now = time.time() if now is None else now
+    ttl = float(settings.QUAYGATE["TOKEN_CACHE_TTL"])
+    for limit in (state.expires_at, state.secret_valid_until):
+        if limit is not None:
+            ttl = min(ttl, limit - now)
+    if ttl < 1:
+        return
+    try:
+        # NX: a tombstone left by `forget` wins over a state read before the change committed.
+        client.set(STATE_PREFIX + secret_hash, state.to_json(), ex=int(ttl), nx=True)
+    except redis.RedisError as error:
+        _redis_failed(error)
+
+
+def forget(secret_hashes: Iterable[str]) -> None:
+    """Replace cached states with tombstones. Called on commit by every service that changes a token.
+
+    A tombstone rather than a delete: a request that read the token from the database just
+    before the change committed would otherwise cache the old state again right after it.
+    `remember` writes only where no key exists, so for one TTL the token is looked up afresh.
+    """
+    keys = [STATE_PREFIX + secret_hash for secret_hash in secret_hashes]
+    url = getattr(settings, "REDIS_URL", "")
+    if not keys or not url:
+        return
+    ttl = int(settings.QUAYGATE["TOKEN_CACHE_TTL"]) + 1
+    try:
+        # Not through the circuit breaker: a revocation must try Redis even right after a blip.
+        pipe = _client_for(url).pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, TOMBSTONE, ex=ttl)
+        pipe.execute()
+    except redis.RedisError:
+        # The TTL bounds how long the stale state can live. Say so loudly: a revocation is late.
+        logger.error("Could not drop %d cached token state(s); they expire by TTL", len(keys))

@@ -1,0 +1,54 @@
+"""Reads with tenancy built in: what a person may see of tokens and the audit log."""
+
+from django.db.models import Q
+from django.http import Http404
+
+from portal.models import Membership, Organization, User
+from tokens.models import AuditEvent, AuditEventQuerySet, PersonalAccessToken, TokenQuerySet
+
+
+def membership_of(user: User, organization: Organization) -> Membership | None:
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def organizations_of(user: User):
+    return Organization.objects.filter(memberships__user=user).order_by("name")
+
+
+def is_org_admin(user: User, organization: Organization) -> bool:
+    return Membership.objects.filter(
+        user=user, organization=organization, role=Membership.Role.ADMIN
+    ).exists()
+
+
+def tokens_visible_to(user: User) -> TokenQuerySet:
+    """The user's own tokens, plus every token of the organisations they administer."""
+    if not user.is_authenticated:
+        return PersonalAccessToken.objects.none()
+    administered = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values(
+        "organization_id"
+    )
+    return PersonalAccessToken.objects.filter(
+        Q(owner=user) | Q(organization_id__in=administered)
+    ).select_related("owner", "organization")
+
+
+def token_for(user: User, token_id: int) -> PersonalAccessToken:
+    """The token if `user` may see it; 404 otherwise (never 403: no existence leak)."""
+    token = tokens_visible_to(user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token")
+    return token
+
+
+def can_manage_token(user: User, token: PersonalAccessToken) -> bool:
+    if not user.is_authenticated:
+        return False
+    return token.owner_id == user.pk or is_org_admin(user, token.organization)
+
+
+def audit_events_visible_to(user: User, organization: Organization) -> AuditEventQuerySet:
+    """An organisation's audit log, for its members; nothing for anyone else."""
+    if not Membership.objects.filter(user=user, organization=organization).exists():
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.for_org(organization).select_related("actor_user", "token")
