@@ -300,6 +300,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "telemetry-drain-usage": {"task": "telemetry.drain_usage_stream", "schedule": 10.0},
     "telemetry-detect-anomalies": {"task": "telemetry.detect_anomalies", "schedule": 300.0},
     "telemetry-purge-usage": {"task": "telemetry.purge_old_usage", "schedule": 3600.0},
+    # Tokens: the "expired" audit line once per token; the policy's unused-token revocation.
+    "tokens-expire-due": {"task": "tokens.expire_due_tokens", "schedule": 300.0},
+    "tokens-revoke-unused": {"task": "tokens.revoke_unused_tokens", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind; expiry notices.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     "notifications-expiry-notices": {

@@ -1,0 +1,15 @@
+"""Celery tasks for tokens: each calls one service. Scheduled in settings.CELERY_BEAT_SCHEDULE."""
+
+from celery import shared_task
+
+from tokens import services
+
+
+@shared_task(name="tokens.expire_due_tokens", ignore_result=True)
+def expire_due_tokens_task() -> int:
+    return services.expire_due_tokens()
+
+
+@shared_task(name="tokens.revoke_unused_tokens", ignore_result=True)
+def revoke_unused_tokens_task() -> int:
+    return services.revoke_unused_tokens()
