@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from telemetry.detection import run_detection
 from telemetry.rollups import purge_old_usage
 from telemetry.usage import drain_usage_stream
 
@@ -14,10 +15,6 @@ def drain_usage_stream_task() -> int:
 
 @shared_task(name="telemetry.detect_anomalies", ignore_result=True)
 def detect_anomalies_task() -> int:
-    # Imported here until tokens.services (which detection reports through) has landed, so
-    # the worker's task autodiscovery never fails on it. TODO: move to the top.
-    from telemetry.detection import run_detection
-
     # Drain first, so this pass sees what the API served up to now (no-op without Redis).
     drain_usage_stream()
     return len(run_detection().created)

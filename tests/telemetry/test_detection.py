@@ -8,20 +8,17 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from notifications.models import Notification
-
-# Detection reports through tokens.services (the tokens engineer's, landing in parallel).
-pytest.importorskip("tokens.services")
-Actor = pytest.importorskip("tokens.actors").Actor
-from telemetry.detection import USAGE_WATERMARK, run_detection  # noqa: E402
-from telemetry.models import Anomaly, DetectionWatermark, UsageRecord  # noqa: E402
-from telemetry.services import (  # noqa: E402
+from telemetry.detection import USAGE_WATERMARK, run_detection
+from telemetry.models import Anomaly, DetectionWatermark, UsageRecord
+from telemetry.services import (
     AnomalyStateError,
     acknowledge_anomaly,
     resolve_anomaly,
 )
-from telemetry.tasks import detect_anomalies_task  # noqa: E402
-from tests.telemetry.factories import log, make_token, usage  # noqa: E402
-from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy  # noqa: E402
+from telemetry.tasks import detect_anomalies_task
+from tests.telemetry.factories import log, make_token, usage
+from tokens.actors import Actor
+from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
 
 Rule = Anomaly.Rule
 
