@@ -1,8 +1,11 @@
-"""Demo data for `make run`: two port owners, their people, terminals, spreaders and a week of
-telemetry. Deterministic (fixed seed) and idempotent: running it again adds nothing."""
+"""Demo data for `make run`: two port owners, their people, terminals, spreaders, a week of
+telemetry, and tokens with a month of API usage (so the portal's charts, the audit log and an
+anomaly have something to show). Deterministic (fixed seed) and idempotent: running it again
+adds nothing."""
 
 import math
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -52,10 +55,30 @@ ALARMS = [
 ]
 
 
+# (owner email, name, scopes, days to expiry or None, revoke reason or None)
+TOKENS = [
+    ("ada@rotterdam.example", "TOS integration", ["fleet:read", "alarms:write"], 80, None),
+    ("ada@rotterdam.example", "Maintenance contractor", ["maintenance:write"], 25, None),
+    ("mo@rotterdam.example", "Dashboard prototype", ["fleet:read", "telemetry:read"], 5, None),
+    ("mo@rotterdam.example", "Old laptop script", ["telemetry:read"], 60, "Laptop replaced"),
+    ("sam@singapore.example", "Port community system", ["fleet:read", "telemetry:read"], 90, None),
+    ("lee@singapore.example", "Data science notebook", ["telemetry:read"], 30, None),
+]
+USAGE_DAYS = 30
+USAGE_ROUTES = [
+    ("api/v1/spreaders", "/api/v1/spreaders"),
+    ("api/v1/spreaders/<str:serial>/telemetry", "/api/v1/spreaders/{serial}/telemetry"),
+    ("api/v1/alarms", "/api/v1/alarms"),
+    ("api/v1/token", "/api/v1/token"),
+]
+
+
 @dataclass
 class DemoSummary:
     logins: list[tuple[str, str, str]]
     readings_created: int
+    tokens_created: int = 0
+    usage_rows_created: int = 0
 
 
 def seed_demo(*, seed: int = 2026) -> DemoSummary:
@@ -108,7 +131,114 @@ def seed_demo(*, seed: int = 2026) -> DemoSummary:
                     )
                     if created:
                         readings_created += _seed_spreader(spreader, rng, now)
-    return DemoSummary(logins=logins, readings_created=readings_created)
+    summary = DemoSummary(logins=logins, readings_created=readings_created)
+    _seed_tokens_and_usage(summary, rng, now)
+    return summary
+
+
+def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: datetime) -> None:
+    """Tokens issued through the real service (audit events, emails), then a month of usage.
+
+    Imported here: portal.models sits above tokens and telemetry, and only this demo needs them.
+    """
+    from telemetry.detection import run_detection
+    from telemetry.models import UsageRecord
+    from tokens import services
+    from tokens.actors import Actor
+    from tokens.models import PersonalAccessToken
+
+    if PersonalAccessToken.objects.filter(owner__email__endswith=".example").exists():
+        return
+    actor = Actor.system("demo data")
+    rows: list[UsageRecord] = []
+    for email, name, scopes, days, revoke_reason in TOKENS:
+        owner = User.objects.get(email=email)
+        organization = owner.memberships.get().organization
+        issued = services.issue_token(
+            owner=owner,
+            organization=organization,
+            name=name,
+            scopes=scopes,
+            actor=actor,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        # The token has been in use for the past month (the demo's history starts before it).
+        PersonalAccessToken.objects.filter(pk=issued.token.pk).update(
+            created_at=now - timedelta(days=USAGE_DAYS + 2)
+        )
+        summary.tokens_created += 1
+        rows += _usage_history(issued.token, rng, now, stop_days_ago=3 if revoke_reason else 0)
+        if revoke_reason:
+            services.revoke_token(issued.token, actor=actor, reason=revoke_reason, kind="owner")
+    UsageRecord.objects.bulk_create(rows, batch_size=2000)
+    summary.usage_rows_created = len(rows)
+    # Roll the history up (the portal's charts) and let detection find the planted anomaly.
+    run_detection(lag_seconds=0)
+
+
+def _usage_history(token, rng: random.Random, now: datetime, *, stop_days_ago: int) -> list:
+    from telemetry.models import UsageRecord
+
+    rows = []
+    home_ip = f"198.51.100.{rng.randrange(2, 250)}"
+    country = token.organization.terminals.values_list("country", flat=True).first() or "NL"
+    serials = list(
+        Spreader.objects.filter(terminal__organization=token.organization).values_list(
+            "serial_number", flat=True
+        )
+    )
+    for hours_ago in range(USAGE_DAYS * 24, stop_days_ago * 24, -1):
+        hour = now - timedelta(hours=hours_ago)
+        busy = 0.4 + 0.6 * max(0.0, math.sin((hour.hour - 5) / 24 * 2 * math.pi))
+        for _ in range(rng.randrange(0, int(6 * busy) + 2)):
+            route, path = rng.choice(USAGE_ROUTES)
+            roll = rng.random()
+            status = (
+                200 if roll < 0.93 else (404 if roll < 0.975 else (429 if roll < 0.99 else 500))
+            )
+            rows.append(
+                UsageRecord(
+                    request_id=uuid.UUID(int=rng.getrandbits(128)),
+                    created_at=hour + timedelta(seconds=rng.randrange(3600)),
+                    inserted_at=hour + timedelta(seconds=3599),
+                    token=token,
+                    organization_id=token.organization_id,
+                    token_prefix=token.display_prefix,
+                    method="GET",
+                    route=route,
+                    path=path.format(serial=rng.choice(serials)),
+                    status=status,
+                    latency_ms=round(rng.lognormvariate(2.3, 0.5), 2),
+                    ip=home_ip,
+                    country=country,
+                    user_agent="partner-sync/2.4 (python-requests)",
+                    response_bytes=rng.randrange(300, 9000),
+                )
+            )
+    if token.name == "Dashboard prototype":
+        # Yesterday, a burst from an address on the other side of the world: an anomaly to look at.
+        for minute in range(12):
+            at = now - timedelta(hours=20, minutes=minute)
+            rows.append(
+                UsageRecord(
+                    request_id=uuid.UUID(int=rng.getrandbits(128)),
+                    created_at=at,
+                    inserted_at=at,
+                    token=token,
+                    organization_id=token.organization_id,
+                    token_prefix=token.display_prefix,
+                    method="GET",
+                    route="api/v1/spreaders",
+                    path="/api/v1/spreaders",
+                    status=200,
+                    latency_ms=4.2,
+                    ip="203.0.113.77",
+                    country="BR",
+                    user_agent="curl/8.5.0",
+                    response_bytes=2048,
+                )
+            )
+    return rows
 
 
 def _ensure_password(user: User) -> None:
