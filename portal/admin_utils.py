@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -72,6 +73,36 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def pinned_filter(field: str, model: type, title: str) -> type[admin.SimpleListFilter]:
+    """A filter by one related row (`?token=42`), set by a link from that row's page.
+
+    Not a list to pick from: a sidebar listing every token would read the whole tokens table
+    on each page view. It shows only while set, so ops see what narrows the list and can clear it.
+    """
+
+    class PinnedFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+            value = self.value()
+            if not value or not value.isdigit():
+                return []
+            row = model._default_manager.filter(pk=int(value)).first()
+            return [(value, str(row) if row is not None else f"#{value} (gone)")]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            value = self.value()
+            if value is None:
+                return queryset
+            if not value.isdigit():
+                raise IncorrectLookupParameters(f"{field} must be a number")
+            return queryset.filter(**{f"{field}_id": int(value)})
+
+    PinnedFilter.title = title
+    PinnedFilter.__name__ = PinnedFilter.__qualname__ = f"{field.title()}PinnedFilter"
+    return PinnedFilter
 
 
 class ReasonForm(forms.Form):

@@ -1,0 +1,261 @@
+"""Ops console: people and organisations (members inline, token policy inline).
+
+Ops (the "Ops" group) only view these; superusers change them. A change to an organisation's
+members or token policy is an audit event with the person who made it as an ops actor: the
+policy through tokens.services.update_token_policy (which audits and drops cached token
+states), memberships through tokens.services.record_audit_event.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
+
+from portal.models import Membership, Organization, User
+from tokens import scopes as scope_rules
+from tokens import services as token_services
+from tokens.actors import Actor
+from tokens.exceptions import TokenError
+from tokens.models import AuditEvent, TokenPolicy
+
+POLICY_FIELDS = [
+    "max_lifetime_days",
+    "allow_no_expiry",
+    "member_scopes",
+    "require_ip_allowlist",
+    "default_rate_limit_per_hour",
+    "revoke_unused_after_days",
+    "auto_revoke_on_high_severity",
+]
+
+# --- people -----------------------------------------------------------------------------------
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+    def clean_email(self) -> str:
+        # Emails are the login and are stored lower-case (UserManager.create_user does the same).
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("Someone already signs in with this email.")
+        return email
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Someone already signs in with this email.")
+        return email
+
+
+class MembershipOfUserInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ["organization", "role", "created_at"]
+    readonly_fields = ["organization", "role", "created_at"]
+    can_delete = False
+    verbose_name_plural = "organisations (change them on the organisation's page)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Ops users are staff in the "Ops" group, not superusers."""
+
+    add_form_template = None
+    form = UserEditForm
+    add_form = UserCreationForm
+    fieldsets = (
+        (None, {"fields": ("email", "full_name", "password")}),
+        ("Emails", {"fields": ("wants_expiry_reminders",)}),
+        (
+            "Admin access",
+            {
+                "fields": ("is_active", "is_staff", "is_superuser", "groups"),
+                "description": 'Ops staff: "staff" plus the Ops group. Keep superusers few.',
+            },
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+    list_display = ["email", "full_name", "is_staff", "is_superuser", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "full_name"]
+    ordering = ["email"]
+    filter_horizontal = ["groups"]
+    inlines = [MembershipOfUserInline]
+    show_facets = admin.ShowFacets.NEVER
+
+
+# --- organisations ----------------------------------------------------------------------------
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "organization"
+    extra = 0
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+    autocomplete_fields = ["user"]
+
+
+class TokenPolicyForm(forms.ModelForm):
+    """The bounds tokens.services.update_token_policy enforces, as form fields, so a bad value
+    is an error next to its field instead of a refusal after the organisation was saved."""
+
+    max_lifetime_days = forms.IntegerField(min_value=1, max_value=token_services.MAX_LIFETIME_DAYS)
+    default_rate_limit_per_hour = forms.IntegerField(
+        min_value=1, max_value=token_services.MAX_RATE_LIMIT
+    )
+    revoke_unused_after_days = forms.IntegerField(
+        min_value=1,
+        max_value=token_services.MAX_LIFETIME_DAYS,
+        required=False,
+        help_text="Revoke tokens not used for this many days. Empty: never.",
+    )
+    member_scopes = forms.MultipleChoiceField(
+        choices=[
+            (scope, f"{scope} — {scope_rules.DESCRIPTIONS[scope]}")
+            for scope in scope_rules.ALL_SCOPES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Scopes members may grant. Organisation admins may grant every scope.",
+    )
+
+    class Meta:
+        model = TokenPolicy
+        fields = POLICY_FIELDS
+
+
+class TokenPolicyInline(admin.StackedInline):
+    model = TokenPolicy
+    form = TokenPolicyForm
+    can_delete = False
+    max_num = 1
+    extra = 1
+    verbose_name_plural = "token policy"
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline, TokenPolicyInline]
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is in URLs and emails: set once, when the organisation is made.
+        return self.prepopulated_fields if obj is None else {}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "created_at"] if obj is not None else ["created_at"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is TokenPolicy:
+            self._save_policy(request, form.instance, formset)
+        elif formset.model is Membership:
+            self._save_memberships(request, form.instance, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def _save_policy(self, request, organization: Organization, formset) -> None:
+        """Through the service: it audits the change (before/after) and drops cached states."""
+        for policy_form in formset.forms:
+            changes = {
+                name: policy_form.cleaned_data[name]
+                for name in policy_form.changed_data
+                if name in POLICY_FIELDS
+            }
+            if not changes:
+                continue
+            try:
+                token_services.update_token_policy(
+                    organization, actor=Actor.from_request(request, ops=True), **changes
+                )
+            except TokenError as error:
+                self.message_user(
+                    request, f"Token policy not changed: {error.message}", messages.ERROR
+                )
+
+    def _save_memberships(self, request, organization: Organization, formset) -> None:
+        actor = Actor.from_request(request, ops=True)
+        before = {
+            form.instance.pk: (form.initial.get("user"), form.initial.get("role"))
+            for form in formset.initial_forms
+        }
+        formset.save(commit=False)
+        with transaction.atomic():
+            for membership in formset.deleted_objects:
+                self._audit_membership(
+                    actor, organization, membership, change="removed", before=membership.role
+                )
+                membership.delete()
+            for membership in formset.new_objects:
+                membership.save()
+                self._audit_membership(actor, organization, membership, change="added")
+            for membership, _fields in formset.changed_objects:
+                old_user, old_role = before.get(membership.pk, (None, None))
+                membership.save()
+                if old_user is not None and old_user != membership.user_id:
+                    # A row pointed at someone else: to the log, that person left and one joined.
+                    self._audit_membership(
+                        actor,
+                        organization,
+                        membership,
+                        change="replaced",
+                        before=old_role,
+                        details={"previous_user_id": old_user},
+                    )
+                else:
+                    self._audit_membership(
+                        actor, organization, membership, change="role", before=old_role
+                    )
+
+    @staticmethod
+    def _audit_membership(
+        actor: Actor,
+        organization: Organization,
+        membership: Membership,
+        *,
+        change: str,
+        before: str | None = None,
+        details: dict | None = None,
+    ) -> None:
+        token_services.record_audit_event(
+            action=AuditEvent.Action.MEMBERSHIP_CHANGED,
+            actor=actor,
+            organization=organization,
+            details={
+                "user": membership.user.email,
+                "user_id": membership.user_id,
+                "change": change,
+                "from": before if change != "added" else None,
+                "to": membership.role if change != "removed" else None,
+                **(details or {}),
+            },
+        )
