@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -91,6 +92,8 @@ def seed_demo(*, seed: int = 2026) -> DemoSummary:
             email="ops@quaygate.example", defaults={"full_name": "Olga Ops", "is_staff": True}
         )
         _ensure_password(ops)
+        # Staff in the "Ops" group (portal/migrations/0002_ops_group): what ops may do in admin.
+        ops.groups.add(*Group.objects.filter(name="Ops"))
         logins.append((ops.email, DEMO_PASSWORD, "Quaygate ops (admin site, staff)"))
         for spec in ORGANISATIONS:
             org, _ = Organization.objects.get_or_create(
