@@ -1,0 +1,354 @@
+"""Portal forms. They collect and shape input; the token services decide what is allowed.
+
+A form checks only what a person can get wrong before anything is asked of a service (a missing
+date for "custom", a number that is not a number). Every rule of the organisation's policy is
+the service's: its TokenError lands on the field it names through `add_service_error`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+
+from api.models import Terminal
+from tokens import scopes as scope_rules
+from tokens.exceptions import TokenError
+from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
+
+EXPIRY_PRESETS = (7, 30, 60, 90)
+DEFAULT_PRESET = 30
+OVERLAP_CHOICES = (
+    (0, "Stop the old secret now"),
+    (1, "Keep the old secret working for 1 hour"),
+    (4, "Keep the old secret working for 4 hours"),
+    (24, "Keep the old secret working for 24 hours"),
+)
+
+
+def add_service_error(form: forms.Form, error: TokenError, aliases: dict[str, str] | None = None):
+    """Show a service's refusal next to the input it is about (or above the form)."""
+    field = (aliases or {}).get(error.field or "", error.field)
+    form.add_error(field if field in form.fields else None, error.message)
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+class SignInForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match an account. Both are case-"
+        "sensitive except the email.",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email"
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "type": "email"})
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+
+class SudoForm(forms.Form):
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.", code="wrong_password")
+        return password
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+class ScopeCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes that grey out the scopes the policy keeps for organisation admins."""
+
+    def __init__(self, *args: Any, admin_only: frozenset[str] = frozenset(), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.admin_only = admin_only
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"]["data-access"] = "write" if str(value).endswith(":write") else "read"
+        if value in self.admin_only:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+def _split_ips(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,;]+", text or "") if part]
+
+
+class NewTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What the token is for, e.g. “Berth planning sync”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional. Who runs the software that uses it, where it is deployed.",
+    )
+    expiry = forms.ChoiceField(label="Expiration", widget=forms.RadioSelect)
+    expires_on = forms.DateField(
+        label="Custom date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Used when “Custom date” is chosen.",
+    )
+    scopes = forms.MultipleChoiceField(
+        label="Scopes",
+        required=False,  # the service says "choose at least one" in its own words
+        choices=[(scope, scope_rules.DESCRIPTIONS[scope]) for scope in scope_rules.ALL_SCOPES],
+    )
+    terminal_access = forms.ChoiceField(
+        label="Terminals",
+        choices=PersonalAccessToken.TerminalAccess.choices,
+        initial=PersonalAccessToken.TerminalAccess.ALL,
+        widget=forms.RadioSelect,
+    )
+    terminals = forms.TypedMultipleChoiceField(
+        label="Selected terminals",
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    allowed_ips = forms.CharField(
+        label="IP allow-list",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One address or CIDR range per line (203.0.113.7, 198.51.100.0/24). "
+        "Empty: any address.",
+    )
+    rate_limit_per_hour = forms.IntegerField(
+        label="Rate limit (requests per hour)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+    notify_on_new_ip = forms.BooleanField(
+        label="Email me when this token is used from a new IP address or user agent",
+        required=False,
+    )
+
+    # Where a service's `field` shows up on this form.
+    SERVICE_FIELDS = {"expires_at": "expiry"}
+
+    def __init__(
+        self,
+        *args: Any,
+        policy: TokenPolicy,
+        terminals: list[Terminal],
+        is_admin: bool,
+        now: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
+        self.now = now or timezone.now()
+        self.is_admin = is_admin
+        self.fields["expiry"].choices = self._expiry_choices()
+        self.fields["expiry"].initial = (
+            str(DEFAULT_PRESET)
+            if policy.max_lifetime_days >= DEFAULT_PRESET
+            else str(policy.max_lifetime_days)
+        )
+        today = self.now.date()
+        self.fields["expires_on"].widget.attrs.update(
+            {
+                "min": (today + timedelta(days=1)).isoformat(),
+                "max": (today + timedelta(days=policy.max_lifetime_days)).isoformat(),
+            }
+        )
+        allowed = set(policy.member_scopes) if not is_admin else set(scope_rules.ALL_SCOPES)
+        self.admin_only = frozenset(set(scope_rules.ALL_SCOPES) - allowed)
+        scopes = self.fields["scopes"]
+        scopes.widget = ScopeCheckboxes(admin_only=self.admin_only, choices=scopes.choices)
+        self.fields["terminals"].choices = [(t.pk, f"{t.code} · {t.name}") for t in terminals]
+        self.fields[
+            "rate_limit_per_hour"
+        ].help_text = (
+            f"Optional. Empty: the organisation's {policy.default_rate_limit_per_hour:,} per hour."
+        )
+        if policy.require_ip_allowlist:
+            self.fields["allowed_ips"].help_text = (
+                "Required by your organisation. One address or CIDR range per line "
+                "(203.0.113.7, 198.51.100.0/24)."
+            )
+
+    def _expiry_choices(self) -> list[tuple[str, str]]:
+        longest = self.policy.max_lifetime_days
+        choices = [(str(days), f"{days} days") for days in EXPIRY_PRESETS if days <= longest]
+        if longest not in EXPIRY_PRESETS:
+            choices.append((str(longest), f"{longest} days (the longest allowed)"))
+        choices.append(("custom", "Custom date"))
+        if self.policy.allow_no_expiry:
+            choices.append(("none", "No expiration"))
+        return choices
+
+    def scope_rows(self) -> list[dict[str, Any]]:
+        """The scope checkboxes as a table: one row per resource, a read and a write column."""
+        options = {str(w.data["value"]): w for w in self["scopes"]}
+        rows = []
+        for resource, (read, write) in scope_rules.RESOURCES.items():
+            rows.append(
+                {
+                    "resource": resource,
+                    "read": options[read],
+                    "read_admin_only": read in self.admin_only,
+                    "write": options[write] if write else None,
+                    "write_admin_only": bool(write) and write in self.admin_only,
+                }
+            )
+        return rows
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("expiry") == "custom" and not cleaned.get("expires_on"):
+            self.add_error("expires_on", "Pick the date the token should expire on.")
+        return cleaned
+
+    def expires_at(self) -> datetime | None:
+        """The moment the chosen expiration means. The service checks it against the policy."""
+        choice = self.cleaned_data["expiry"]
+        if choice == "none":
+            return None
+        if choice == "custom":
+            # The chosen day at the current time of day: "90 days from today" is then exactly
+            # the policy's 90 days, not 90 days and some hours.
+            chosen: date = self.cleaned_data["expires_on"]
+            return self.now + timedelta(days=(chosen - self.now.date()).days)
+        return self.now + timedelta(days=int(choice))
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "expires_at": self.expires_at(),
+            "scopes": data["scopes"],
+            "terminal_access": data["terminal_access"],
+            "terminals": data["terminals"],
+            "allowed_ips": _split_ips(data["allowed_ips"]),
+            "rate_limit_per_hour": data["rate_limit_per_hour"],
+            "notify_on_new_ip": data["notify_on_new_ip"],
+        }
+
+
+class TokenSettingsForm(forms.Form):
+    """What can change on a live token: nothing that gives it more power."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    notify_on_new_ip = forms.BooleanField(
+        label="Email me when this token is used from a new IP address or user agent",
+        required=False,
+    )
+
+
+class RegenerateForm(forms.Form):
+    overlap_hours = forms.TypedChoiceField(
+        label="The old secret",
+        choices=OVERLAP_CHOICES,
+        coerce=int,
+        initial=0,
+        widget=forms.RadioSelect,
+        help_text="An overlap lets you deploy the new secret before the old one stops working.",
+    )
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=500,
+        help_text="Optional. Goes into the audit log (and the owner's email, if it isn't you).",
+    )
+
+
+# --- organisation -----------------------------------------------------------------------------
+
+
+class PolicyForm(forms.Form):
+    max_lifetime_days = forms.IntegerField(
+        label="Longest token lifetime (days)",
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+    allow_no_expiry = forms.BooleanField(label="Allow tokens that never expire", required=False)
+    member_scopes = forms.MultipleChoiceField(
+        label="Scopes members may grant",
+        required=False,
+        choices=[(scope, scope) for scope in scope_rules.ALL_SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Organisation admins may grant every scope.",
+    )
+    require_ip_allowlist = forms.BooleanField(
+        label="Require an IP allow-list on every new token", required=False
+    )
+    default_rate_limit_per_hour = forms.IntegerField(
+        label="Default rate limit (requests per hour)",
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+    revoke_unused_after_days = forms.IntegerField(
+        label="Revoke tokens unused for (days)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+        help_text="Empty: never.",
+    )
+    auto_revoke_on_high_severity = forms.BooleanField(
+        label="Revoke a token at once when a high-severity anomaly is found", required=False
+    )
+
+    @classmethod
+    def initial_from(cls, policy: TokenPolicy) -> dict[str, Any]:
+        return {name: getattr(policy, name) for name in cls.base_fields}
+
+
+class AuditFilterForm(forms.Form):
+    """GET filters of the audit log. Bad values are dropped, not shown as a failed page."""
+
+    actor = forms.CharField(
+        label="Actor",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "audit-actors", "placeholder": "email or qgp_…"}),
+    )
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any action"), *AuditEvent.Action.choices]
+    )
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class AccountForm(forms.Form):
+    wants_expiry_reminders = forms.BooleanField(
+        label="Email me 30 days, 7 days and 1 day before one of my tokens expires",
+        required=False,
+        help_text="Security notices (a token revoked, leaked or used oddly) are always sent.",
+    )

@@ -1,0 +1,154 @@
+"""Reads only the portal's pages need, each a fixed number of queries whatever the data size.
+
+Tenancy is decided before these are called (tokens.selectors.token_for, membership checks);
+these shape what the pages show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from portal.models import Membership, Organization, User
+from telemetry.models import Anomaly, TokenSighting, UsageHourly
+from tokens.models import AuditEvent, PersonalAccessToken
+
+CHART_DAYS = 30
+
+
+def memberships_of(user: User) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+
+
+def membership_in(user: User, slug: str) -> Membership | None:
+    return (
+        Membership.objects.filter(user=user, organization__slug=slug)
+        .select_related("organization")
+        .first()
+    )
+
+
+def own_tokens(user: User) -> QuerySet[PersonalAccessToken]:
+    """The dashboard: the user's tokens, newest first, with what each row shows."""
+    return (
+        PersonalAccessToken.objects.owned_by(user)
+        .select_related("organization")
+        .prefetch_related("terminals")
+        .order_by("-created_at", "-id")
+    )
+
+
+def organization_tokens(organization: Organization) -> QuerySet[PersonalAccessToken]:
+    """Every token of an organisation, for its admins: live ones first, then newest first."""
+    return (
+        PersonalAccessToken.objects.for_org(organization)
+        .select_related("owner")
+        .prefetch_related("terminals")
+        .order_by("revoked_at", "-created_at", "-id")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    day: date
+    ok: int
+    client_errors: int
+    server_errors: int
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.client_errors + self.server_errors
+
+
+def daily_usage(
+    token: PersonalAccessToken, *, days: int = CHART_DAYS, now: datetime | None = None
+) -> list[DayUsage]:
+    """Requests per UTC day for the last `days` days (today included), oldest first.
+
+    Summed in SQL from the hourly roll-ups: 30 days is at most 720 rows, one query. Days with no
+    requests are filled in so the chart's axis is always the same length. 3xx counts as success.
+    """
+    today = (now or timezone.now()).astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    rows = (
+        UsageHourly.objects.filter(token=token, hour__gte=since)
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
+        .values("day")
+        .annotate(
+            s2=Sum("status_2xx"), s3=Sum("status_3xx"), s4=Sum("status_4xx"), s5=Sum("status_5xx")
+        )
+        .order_by("day")
+    )
+    by_day = {row["day"]: row for row in rows}
+    result = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day, {})
+        result.append(
+            DayUsage(
+                day=day,
+                ok=(row.get("s2") or 0) + (row.get("s3") or 0),
+                client_errors=row.get("s4") or 0,
+                server_errors=row.get("s5") or 0,
+            )
+        )
+    return result
+
+
+def sightings(token: PersonalAccessToken, *, limit: int = 20) -> dict[str, list[TokenSighting]]:
+    """IP addresses and countries the token was used from, most recent first (one query)."""
+    found: dict[str, list[TokenSighting]] = {"ip": [], "country": []}
+    rows = TokenSighting.objects.filter(
+        token=token, kind__in=[TokenSighting.Kind.IP, TokenSighting.Kind.COUNTRY]
+    ).order_by("-last_seen")
+    for row in rows[: limit * 2]:
+        if len(found[row.kind]) < limit:
+            found[row.kind].append(row)
+    return found
+
+
+def open_anomalies(token: PersonalAccessToken) -> QuerySet[Anomaly]:
+    return Anomaly.objects.filter(token=token, state=Anomaly.State.OPEN).order_by("-last_seen")
+
+
+def filtered_audit_log(
+    events: QuerySet[AuditEvent],
+    *,
+    actor: str = "",
+    action: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """Narrow an audit log already limited to what the user may see."""
+    if actor:
+        events = events.filter(Q(actor_label__icontains=actor) | Q(actor_user__email__iexact=actor))
+    if action:
+        events = events.filter(action=action)
+    if since:
+        events = events.filter(
+            created_at__gte=datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+        )
+    if until:
+        events = events.filter(
+            created_at__lt=datetime.combine(
+                until + timedelta(days=1), datetime.min.time(), tzinfo=UTC
+            )
+        )
+    return events
+
+
+def member_emails(organization: Organization) -> list[str]:
+    return list(
+        Membership.objects.filter(organization=organization)
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )

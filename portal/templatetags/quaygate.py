@@ -1,0 +1,158 @@
+"""Template helpers: status badges (text, not colour alone), scope labels, the usage chart.
+
+The chart is server-side SVG: no chart library, no CDN, no inline style (CSP forbids it), and
+it reads without JavaScript. Geometry is computed here so the template only places shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django import template
+from django.utils.html import format_html
+
+from portal.selectors import DayUsage
+from tokens import scopes as scope_rules
+from tokens.models import PersonalAccessToken
+
+register = template.Library()
+
+EXPIRES_SOON_DAYS = 7
+
+_BADGES = {
+    "active": ("Active", "badge-ok", "●"),
+    "expiring": ("Expires soon", "badge-warn", "▲"),
+    "expired": ("Expired", "badge-muted", "■"),
+    "revoked": ("Revoked", "badge-bad", "✕"),
+}
+
+
+def token_status(token: PersonalAccessToken) -> str:
+    state = token.state
+    if state == PersonalAccessToken.State.ACTIVE and token.expires_soon(EXPIRES_SOON_DAYS):
+        return "expiring"
+    return str(state)
+
+
+@register.simple_tag
+def status_badge(token: PersonalAccessToken) -> str:
+    label, css, mark = _BADGES[token_status(token)]
+    return format_html(
+        '<span class="badge {}"><span class="badge-mark" aria-hidden="true">{}</span> {}</span>',
+        css,
+        mark,
+        label,
+    )
+
+
+@register.filter
+def scope_label(scope: str) -> str:
+    return scope_rules.DESCRIPTIONS.get(scope, scope)
+
+
+@register.filter
+def resource_label(resource: str) -> str:
+    return resource.capitalize()
+
+
+@register.filter
+def compact(number: int) -> str:
+    """1234 -> 1.2k, for chart labels."""
+    if number >= 1_000_000:
+        return f"{number / 1_000_000:.1f}M".replace(".0M", "M")
+    if number >= 1_000:
+        return f"{number / 1_000:.1f}k".replace(".0k", "k")
+    return str(number)
+
+
+# --- usage chart ------------------------------------------------------------------------------
+
+WIDTH, HEIGHT = 720, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 28
+MIN_VISIBLE = 1.5  # px: a single failed request must still show up as a sliver
+
+
+@dataclass(frozen=True)
+class Segment:
+    css: str
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: DayUsage
+    x: float
+    width: float
+    segments: tuple[Segment, ...]
+    label: str | None
+
+    @property
+    def center(self) -> float:
+        return round(self.x + self.width / 2, 2)
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest 1, 2 or 5 times 10^k at or above `value` (at least 1)."""
+    if value <= 1:
+        return 1
+    exponent = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * exponent >= value:
+            return step * exponent
+    return 10 * exponent  # pragma: no cover
+
+
+@register.inclusion_tag("portal/_usage_chart.html")
+def usage_chart(days: Sequence[DayUsage]) -> dict:
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = nice_ceiling(max((d.total for d in days), default=0))
+    slot = plot_w / max(len(days), 1)
+    baseline = TOP + plot_h
+    bars = []
+    for index, day in enumerate(days):
+        y = baseline
+        segments = []
+        for css, value in (
+            ("seg-ok", day.ok),
+            ("seg-4xx", day.client_errors),
+            ("seg-5xx", day.server_errors),
+        ):
+            if not value:
+                continue
+            height = max(value / top * plot_h, MIN_VISIBLE)
+            y -= height
+            segments.append(Segment(css, round(y, 2), round(height, 2)))
+        from_end = len(days) - 1 - index
+        label = day.day.strftime("%-d %b") if from_end % 7 == 0 else None
+        bars.append(
+            Bar(
+                day,
+                round(LEFT + index * slot + slot * 0.15, 2),
+                round(slot * 0.7, 2),
+                tuple(segments),
+                label,
+            )
+        )
+    grid = [
+        {"y": round(baseline - fraction * plot_h, 2), "label": compact(int(top * fraction))}
+        for fraction in (0, 0.5, 1)
+        if fraction == 0 or top * fraction == int(top * fraction)
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "label_x": LEFT - 6,
+        "right": WIDTH - RIGHT,
+        "baseline": baseline,
+        "label_y": HEIGHT - 8,
+        "bars": bars,
+        "grid": grid,
+        "empty": not any(d.total for d in days),
+        "center_x": round((LEFT + WIDTH - RIGHT) / 2, 2),
+        "center_y": round(TOP + plot_h / 2, 2),
+        "days": days,
+    }

@@ -1,0 +1,193 @@
+"""Signing in and out, password reset and sudo confirmation.
+
+Sign-in is limited per client address and per account with django-ratelimit. Only failed
+attempts count, so a person who signs in often is never locked out by their own successes; once
+an address or an account has failed too often, every attempt (even a right one) gets a 429 page
+that says so until the window passes.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django_ratelimit.core import is_ratelimited
+
+from portal import sudo
+from portal.forms import SignInForm, SudoForm
+from portal.models import Organization, User
+from portal.net import client_ip
+from tokens.actors import Actor
+from tokens.models import AuditEvent
+from tokens.services import record_audit_event
+
+# Failed attempts allowed per window. An address may be a whole office behind one NAT, so it
+# gets more than one account does.
+SIGN_IN_RATE_PER_IP = "30/15m"
+SIGN_IN_RATE_PER_ACCOUNT = "10/15m"
+RESET_RATE_PER_IP = "10/h"
+RESET_RATE_PER_ACCOUNT = "3/h"
+SUDO_RATE_PER_USER = "10/15m"
+
+
+def _ip_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
+def _account_key(group: str, request: HttpRequest) -> str:
+    field = "email" if "email" in request.POST else "username"
+    return request.POST.get(field, "").strip().lower()
+
+
+def _user_key(group: str, request: HttpRequest) -> str:
+    return str(request.user.pk)
+
+
+def _limited(request: HttpRequest, group: str, rates: dict, *, increment: bool) -> bool:
+    """Check (and with `increment`, count) every limit of `group`; True if any is exceeded.
+
+    Each limit is checked even after one trips, so a failure always counts everywhere.
+    """
+    results = [
+        is_ratelimited(
+            request, group=f"{group}:{name}", key=key, rate=rate, method="POST", increment=increment
+        )
+        for name, (key, rate) in rates.items()
+    ]
+    return any(results)
+
+
+SIGN_IN_LIMITS = {
+    "ip": (_ip_key, SIGN_IN_RATE_PER_IP),
+    "account": (_account_key, SIGN_IN_RATE_PER_ACCOUNT),
+}
+RESET_IP_LIMIT = {"ip": (_ip_key, RESET_RATE_PER_IP)}
+RESET_ACCOUNT_LIMIT = {"account": (_account_key, RESET_RATE_PER_ACCOUNT)}
+SUDO_LIMIT = {"user": (_user_key, SUDO_RATE_PER_USER)}
+
+
+def _organizations(user: User | None) -> list[Organization | None]:
+    if user is None:
+        return [None]
+    return list(Organization.objects.filter(memberships__user=user)) or [None]
+
+
+def _audit_sign_in(request: HttpRequest, *, user: User | None, succeeded: bool) -> None:
+    """One event per organisation of the account, so each organisation's log shows it.
+
+    A failed attempt names the account only when it exists: what was typed into the email field
+    of a failed attempt may be a password typed into the wrong box.
+    """
+    ip, agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    if succeeded and user is not None:
+        actor = Actor.for_user(user, ip=ip, user_agent=agent)
+        action, details = AuditEvent.Action.USER_LOGIN, {}
+    else:
+        actor = Actor.anonymous(ip=ip, user_agent=agent)
+        action = AuditEvent.Action.USER_LOGIN_FAILED
+        details = {"account": user.email} if user else {"account": "unknown"}
+    for organization in _organizations(user):
+        record_audit_event(action=action, actor=actor, organization=organization, details=details)
+
+
+def _account_named(email: str) -> User | None:
+    email = (email or "").strip()
+    if not email:
+        return None
+    return User.objects.filter(email__iexact=email, is_active=True).first()
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+    template_name = "registration/login.html"
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if _limited(request, "sign-in", SIGN_IN_LIMITS, increment=False):
+            return self.refuse(request)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: SignInForm) -> HttpResponse:
+        response = super().form_valid(form)  # signs in (and cycles the session key)
+        sudo.mark(self.request)
+        _audit_sign_in(self.request, user=form.get_user(), succeeded=True)
+        return response
+
+    def form_invalid(self, form: SignInForm) -> HttpResponse:
+        limited = _limited(self.request, "sign-in", SIGN_IN_LIMITS, increment=True)
+        _audit_sign_in(
+            self.request,
+            user=_account_named(self.request.POST.get("username", "")),
+            succeeded=False,
+        )
+        if limited:
+            return self.refuse(self.request)
+        return super().form_invalid(form)
+
+    def refuse(self, request: HttpRequest) -> HttpResponse:
+        form = self.get_form_class()(request=request)
+        context = self.get_context_data(form=form, rate_limited=True)
+        return render(request, self.template_name, context, status=429)
+
+
+class ResetPasswordView(auth_views.PasswordResetView):
+    """Password reset by email, limited so it can't be used to flood someone's inbox.
+
+    Over the per-address limit the page says so; over the per-account limit it answers as
+    usual but sends nothing, so the page never tells whether an address has an account.
+    """
+
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def get_extra_email_context(self) -> dict:
+        return {"site_url": settings.SITE_URL}
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if _limited(request, "password-reset", RESET_IP_LIMIT, increment=True):
+            form = self.get_form()
+            context = self.get_context_data(form=form, rate_limited=True)
+            return render(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form) -> HttpResponse:
+        if _limited(self.request, "password-reset", RESET_ACCOUNT_LIMIT, increment=True):
+            return HttpResponseRedirect(self.get_success_url())
+        self.extra_email_context = self.get_extra_email_context()
+        return super().form_valid(form)
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@login_required
+def confirm_password(request: HttpRequest) -> HttpResponse:
+    """Sudo mode: type the password again before a powerful change."""
+    next_url = sudo.safe_next(
+        request, request.POST.get("next") or request.GET.get("next"), default=reverse("dashboard")
+    )
+    form = SudoForm(request.POST or None, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if _limited(request, "sudo", SUDO_LIMIT, increment=False):
+            messages.error(request, "Too many wrong passwords. Wait 15 minutes and try again.")
+            return render(
+                request,
+                "registration/sudo.html",
+                {"form": SudoForm(user=request.user), "next": next_url},
+                status=429,
+            )
+        if form.is_valid():
+            sudo.mark(request)
+            return HttpResponseRedirect(next_url)
+        _limited(request, "sudo", SUDO_LIMIT, increment=True)
+        status = 400
+    return render(
+        request, "registration/sudo.html", {"form": form, "next": next_url}, status=status
+    )

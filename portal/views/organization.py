@@ -1,0 +1,114 @@
+"""The organisation: its tokens and token policy (admins), its audit log (every member).
+
+A person who is not a member gets a 404 for every page of an organisation, and a member gets a
+404 for the admin pages: neither learns more than they may see.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from portal import selectors, sudo
+from portal.forms import AuditFilterForm, PolicyForm, add_service_error
+from portal.models import Membership
+from tokens import services
+from tokens.actors import Actor
+from tokens.exceptions import TokenError
+from tokens.selectors import audit_events_visible_to
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _membership(request: HttpRequest, slug: str, *, admin: bool = False) -> Membership:
+    membership = selectors.membership_in(request.user, slug)
+    if membership is None or (admin and not membership.is_admin):
+        raise Http404("No such organisation")
+    return membership
+
+
+@login_required
+def organizations(request: HttpRequest) -> HttpResponse:
+    memberships = list(selectors.memberships_of(request.user))
+    if len(memberships) == 1:
+        return HttpResponseRedirect(
+            reverse("organization", args=[memberships[0].organization.slug])
+        )
+    return render(request, "portal/organizations.html", {"memberships": memberships})
+
+
+@login_required
+def organization(request: HttpRequest, slug: str) -> HttpResponse:
+    membership = _membership(request, slug)
+    page = "org_tokens" if membership.is_admin else "org_audit"
+    return HttpResponseRedirect(reverse(page, args=[slug]))
+
+
+@login_required
+def organization_tokens(request: HttpRequest, slug: str) -> HttpResponse:
+    membership = _membership(request, slug, admin=True)
+    organization = membership.organization
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "tokens": list(selectors.organization_tokens(organization)),
+        "policy": services.policy_for(organization),
+        "tab": "tokens",
+    }
+    return render(request, "portal/org_tokens.html", context)
+
+
+@login_required
+@sudo.sudo_required
+def organization_policy(request: HttpRequest, slug: str) -> HttpResponse:
+    membership = _membership(request, slug, admin=True)
+    organization = membership.organization
+    policy = services.policy_for(organization)
+    form = PolicyForm(request.POST or None, initial=PolicyForm.initial_from(policy))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_token_policy(
+                organization, actor=Actor.from_request(request), **form.cleaned_data
+            )
+        except TokenError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "The token policy is saved. It applies to new tokens.")
+            return HttpResponseRedirect(reverse("org_tokens", args=[slug]))
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "form": form,
+        "policy": policy,
+        "tab": "policy",
+    }
+    return render(request, "portal/org_policy.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
+    membership = _membership(request, slug)
+    organization = membership.organization
+    filters = AuditFilterForm(request.GET or None)
+    events = audit_events_visible_to(request.user, organization)
+    if filters.is_valid():
+        events = selectors.filtered_audit_log(
+            events, **{k: v for k, v in filters.cleaned_data.items() if v}
+        )
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "membership": membership,
+        "organization": organization,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "actors": selectors.member_emails(organization),
+        "tab": "audit",
+    }
+    return render(request, "portal/org_audit.html", context)

@@ -1,0 +1,201 @@
+"""A person's tokens: the dashboard, creating one, its secret (once), its page, regenerate, revoke.
+
+Every view: access check (tokens.selectors.token_for: another person's token is a 404) → form →
+one service call → redirect with a message. Audit events and emails come from the services.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from api.models import Terminal
+from portal import selectors, sudo
+from portal.forms import (
+    NewTokenForm,
+    RegenerateForm,
+    RevokeForm,
+    TokenSettingsForm,
+    add_service_error,
+)
+from portal.models import Membership
+from telemetry import selectors as usage
+from telemetry.services import open_anomalies_by_token
+from tokens import services
+from tokens.actors import Actor
+from tokens.exceptions import TokenError
+from tokens.selectors import token_for
+
+# The secret between the POST that made it and the one GET that shows it. Popped on that GET,
+# so a reload, the back button or another tab finds nothing.
+SECRET_SESSION_KEY = "qg_new_secret"  # noqa: S105 - a session key, not a secret
+
+
+def _remember_secret(request: HttpRequest, issued: services.IssuedToken) -> HttpResponse:
+    request.session[SECRET_SESSION_KEY] = {"token_id": issued.token.pk, "secret": issued.secret}
+    return HttpResponseRedirect(reverse("token_secret", args=[issued.token.pk]))
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    tokens = list(selectors.own_tokens(request.user))
+    findings = open_anomalies_by_token([t.pk for t in tokens if t.revoked_at is None])
+    rows = [(token, findings.get(token.pk, [])) for token in tokens]
+    return render(request, "portal/dashboard.html", {"rows": rows})
+
+
+def _chosen_membership(request: HttpRequest) -> tuple[Membership | None, list[Membership]]:
+    memberships = list(selectors.memberships_of(request.user))
+    slug = request.POST.get("org") or request.GET.get("org")
+    chosen = next((m for m in memberships if m.organization.slug == slug), None)
+    if chosen is None and memberships:
+        chosen = memberships[0]
+    return chosen, memberships
+
+
+@login_required
+@sudo.sudo_required
+def new_token(request: HttpRequest) -> HttpResponse:
+    membership, memberships = _chosen_membership(request)
+    if membership is None:
+        return render(request, "portal/no_organization.html", status=403)
+    organization = membership.organization
+    policy = services.policy_for(organization)
+    terminals = list(Terminal.objects.for_org(organization))
+    form = NewTokenForm(
+        request.POST or None, policy=policy, terminals=terminals, is_admin=membership.is_admin
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = services.issue_token(
+                owner=request.user,
+                organization=organization,
+                actor=Actor.from_request(request),
+                **form.service_kwargs(),
+            )
+        except TokenError as error:
+            aliases = dict(form.SERVICE_FIELDS)
+            if form.cleaned_data.get("expiry") == "custom":
+                aliases["expires_at"] = "expires_on"
+            add_service_error(form, error, aliases)
+        else:
+            return _remember_secret(request, issued)
+    context = {
+        "form": form,
+        "organization": organization,
+        "memberships": memberships,
+        "membership": membership,
+        "policy": policy,
+        "has_terminals": bool(terminals),
+    }
+    return render(request, "portal/token_new.html", context, status=400 if form.errors else 200)
+
+
+@never_cache  # Cache-Control: no-store (and friends): no cache, back button or proxy keeps it
+@login_required
+def token_secret(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_for(request.user, token_id)
+    pending = request.session.pop(SECRET_SESSION_KEY, None)
+    secret = pending["secret"] if pending and pending.get("token_id") == token.pk else None
+    return render(request, "portal/token_secret.html", {"token": token, "secret": secret})
+
+
+@login_required
+def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_for(request.user, token_id)
+    days = selectors.daily_usage(token)
+    context = {
+        "token": token,
+        "is_owner": token.owner_id == request.user.pk,
+        "terminals": list(token.terminals.all()) if token.terminal_access == "selected" else [],
+        "days": days,
+        "totals": {
+            "requests": sum(d.total for d in days),
+            "ok": sum(d.ok for d in days),
+            "client_errors": sum(d.client_errors for d in days),
+            "server_errors": sum(d.server_errors for d in days),
+        },
+        "recent": list(usage.recent_requests(token, limit=20)),
+        "seen": selectors.sightings(token),
+        "anomalies": list(selectors.open_anomalies(token)),
+        "settings_form": TokenSettingsForm(
+            initial={
+                "name": token.name,
+                "description": token.description,
+                "notify_on_new_ip": token.notify_on_new_ip,
+            }
+        ),
+        "policy": services.policy_for(token.organization),
+    }
+    return render(request, "portal/token_detail.html", context)
+
+
+@login_required
+@require_POST
+def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_for(request.user, token_id)
+    form = TokenSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.update_token(token, actor=Actor.from_request(request), **form.cleaned_data)
+        except TokenError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "Saved.")
+            return HttpResponseRedirect(reverse("token_detail", args=[token.pk]))
+    return render(request, "portal/token_settings.html", {"token": token, "form": form}, status=400)
+
+
+@login_required
+@sudo.sudo_required
+def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_for(request.user, token_id)
+    form = RegenerateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = services.regenerate_token(
+                token,
+                actor=Actor.from_request(request),
+                overlap_hours=form.cleaned_data["overlap_hours"],
+            )
+        except TokenError as error:
+            add_service_error(form, error)
+        else:
+            return _remember_secret(request, issued)
+    status = 400 if form.errors else 200
+    return render(
+        request, "portal/token_regenerate.html", {"token": token, "form": form}, status=status
+    )
+
+
+@login_required
+def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = token_for(request.user, token_id)
+    back = sudo.safe_next(
+        request,
+        request.POST.get("next") or request.GET.get("next"),
+        default=reverse("token_detail", args=[token.pk]),
+    )
+    if token.revoked_at is not None:
+        messages.info(request, f"“{token.name}” was already revoked.")
+        return HttpResponseRedirect(back)
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.revoke_token(
+                token, actor=Actor.from_request(request), reason=form.cleaned_data["reason"]
+            )
+        except TokenError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(
+                request, f"“{token.name}” ({token.display_prefix}…) is revoked. It no longer works."
+            )
+            return HttpResponseRedirect(back)
+    context = {"token": token, "form": form, "next": back}
+    return render(request, "portal/token_revoke.html", context, status=400 if form.errors else 200)
