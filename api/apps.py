@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "Fleet and partner API"
+
+    def ready(self) -> None:
+        # drf-spectacular finds extensions by import: the bearer scheme, our field types.
+        from api import schema  # noqa: F401

@@ -1,12 +1,72 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView
+
+from api import problems
+from api.views import alarms, credentials, fleet, maintenance, pages, telemetry, token
+
+
+class SerialConverter:
+    """A serial number as stored (letters, digits, . _ -): anything else cannot name one, and
+    never reaches a query (NUL or 10 kB of junk in a path would otherwise)."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class IdConverter:
+    """A database id: at most 18 digits, so it always fits a bigint."""
+
+    regex = r"[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(SerialConverter, "serial")
+register_converter(IdConverter, "id")
 
 app_name = "api"
 
-v1 = []  # the partner API's operations (issue: partner API v1)
+v1 = [
+    path("terminals", fleet.TerminalList.as_view(), name="terminals"),
+    path("spreaders", fleet.SpreaderList.as_view(), name="spreaders"),
+    path("spreaders/<serial:serial>", fleet.SpreaderDetail.as_view(), name="spreader"),
+    path(
+        "spreaders/<serial:serial>/telemetry",
+        telemetry.SpreaderTelemetry.as_view(),
+        name="spreader-telemetry",
+    ),
+    path(
+        "spreaders/<serial:serial>/maintenance",
+        maintenance.SpreaderMaintenanceCreate.as_view(),
+        name="spreader-maintenance",
+    ),
+    path("alarms", alarms.AlarmList.as_view(), name="alarms"),
+    path(
+        "alarms/<id:alarm_id>/acknowledge",
+        alarms.AlarmAcknowledge.as_view(),
+        name="alarm-acknowledge",
+    ),
+    path("maintenance", maintenance.MaintenanceList.as_view(), name="maintenance"),
+    path("token", token.TokenDetail.as_view(), name="token"),
+    path("token/rotate", token.TokenRotate.as_view(), name="token-rotate"),
+    path("credentials/revoke", credentials.LeakReport.as_view(), name="credentials-revoke"),
+]
 
 urlpatterns = [
+    path("v1/", include(v1)),
+    # Any other path under /api/v1/ is a 404 problem, not Django's HTML page.
+    re_path(r"^v1/", problems.not_found),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", pages.SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", pages.RedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("getting-started/", pages.getting_started, name="getting-started"),
 ]

@@ -1,0 +1,151 @@
+"""The base of every v1 view: token authentication, scope permission, our parser and errors,
+the token's headers on every response, and a declared way to announce deprecation.
+
+Deprecating an operation (the documented policy, see the getting-started page): set on its view
+
+    deprecated_on = datetime(2027, 1, 1, tzinfo=UTC)    # -> Deprecation: @1798761600 (RFC 9745)
+    sunset_on = datetime(2027, 7, 1, tzinfo=UTC)        # -> Sunset: Thu, 01 Jul 2027 … (RFC 8594)
+    deprecation_link = "/api/getting-started/#deprecation"  # -> Link: <…>; rel="deprecation"
+
+and mark the operation `deprecated=True` in its extend_schema. Every response carries the
+headers, errors included, so a client sees them whatever it asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.utils.http import http_date
+from django_ratelimit.core import get_usage
+from rest_framework import exceptions
+from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.exceptions import TooManyRequests
+from api.pagination import KeysetPagination
+from api.parsers import BoundedJSONParser
+from portal.net import client_ip
+from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
+from tokens.cache import TokenState
+from tokens.permissions import HasScope
+
+logger = logging.getLogger(__name__)
+
+# Defaults; settings.QUAYGATE["API_AUTH_FAILURES_PER_IP"] overrides (django-ratelimit syntax).
+AUTH_FAILURES_PER_IP = "30/m"
+
+
+def ip_key(group: str, request: Any) -> str:
+    """django-ratelimit key: the client address as portal.net sees it (proxies believed only
+    when trusted), not REMOTE_ADDR."""
+    return client_ip(request) or "unknown"
+
+
+def address_limit(request: Any, *, group: str, rate: str, increment: bool) -> dict[str, Any] | None:
+    """django-ratelimit usage for this address, or None when the cache is down (fail open:
+    a sick cache must not take the API down; the token limits still hold)."""
+    try:
+        return get_usage(
+            getattr(request, "_request", request),
+            group=group,
+            key=ip_key,
+            rate=rate,
+            increment=increment,
+        )
+    except Exception:  # the cache backend's own errors (redis.ConnectionError, …)
+        logger.warning("Per-address limit %s unavailable: cache error", group, exc_info=True)
+        return None
+
+
+def auth_failure_rate() -> str:
+    return getattr(settings, "QUAYGATE", {}).get("API_AUTH_FAILURES_PER_IP", AUTH_FAILURES_PER_IP)
+
+
+class ApiView(GenericAPIView):
+    authentication_classes = [PersonalAccessTokenAuthentication]
+    permission_classes = [HasScope]
+    parser_classes = [BoundedJSONParser]
+    renderer_classes = [JSONRenderer]
+    # Announcing deprecation: see the module docstring.
+    deprecated_on: ClassVar[datetime | None] = None
+    sunset_on: ClassVar[datetime | None] = None
+    deprecation_link: ClassVar[str] = ""
+
+    @property
+    def token(self) -> TokenState:
+        """The calling token's state (authentication guarantees it in every handler)."""
+        return self.request.auth
+
+    def perform_authentication(self, request: Request) -> None:
+        # An address that keeps failing is refused before its next guess is even checked.
+        usage = address_limit(
+            request, group="api:auth-failures", rate=auth_failure_rate(), increment=False
+        )
+        if usage is not None and usage["count"] >= usage["limit"]:
+            raise TooManyRequests(
+                wait=max(1, usage["time_left"]),
+                detail="Too many failed authentications from this address.",
+            )
+        try:
+            request.user  # noqa: B018 - DRF authenticates lazily; this is the trigger
+        except exceptions.AuthenticationFailed:
+            address_limit(
+                request, group="api:auth-failures", rate=auth_failure_rate(), increment=True
+            )
+            raise
+
+    def validated_query(self, serializer_class: type) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def validated_body(self, serializer_class: type) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Set by authentication; absent when it failed or never ran (leak report).
+        for header, value in token_response_headers(request).items():
+            response[header] = value
+        for header, value in self.deprecation_headers().items():
+            response[header] = value
+        return response
+
+    @classmethod
+    def deprecation_headers(cls) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if cls.deprecated_on is not None:
+            headers["Deprecation"] = f"@{int(cls.deprecated_on.timestamp())}"
+        if cls.sunset_on is not None:
+            headers["Sunset"] = http_date(cls.sunset_on.timestamp())
+        if cls.deprecation_link and headers:
+            headers["Link"] = f'<{cls.deprecation_link}>; rel="deprecation"'
+        return headers
+
+
+class ListApiView(ApiView):
+    """A paginated list: a query serializer for filters, a selector, an output serializer."""
+
+    pagination_class = KeysetPagination
+    query_serializer_class: ClassVar[type]
+    ordering: ClassVar[tuple[str, ...]] = ("-id",)
+
+    def get_ordering(self) -> tuple[str, ...]:
+        return self.ordering
+
+    def filtered_queryset(self, filters: dict[str, Any]):
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        filters = self.validated_query(self.query_serializer_class)
+        page = self.paginate_queryset(self.filtered_queryset(filters))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,0 +1,68 @@
+"""Server-rendered documentation: the getting-started guide and the API reference pages.
+
+The reference pages (Swagger UI, ReDoc) use our own templates: drf-spectacular's load Google
+Fonts and run inline scripts, which would break "works with the network cut off" and our
+Content-Security-Policy. Scripts and styles all come from our static files (sidecar bundles).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.csp import csp_override
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
+
+from api import telemetry
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.parsers import MAX_BODY_BYTES
+from api.problems import PROBLEM_TYPES, type_uri
+from tokens.scopes import DESCRIPTIONS
+
+# ReDoc styles itself by injecting <style> elements (styled-components) and searches in a blob:
+# worker; both need this one page's policy to be looser than the site's.
+REDOC_CSP = {
+    **settings.SECURE_CSP,
+    "style-src": [*settings.SECURE_CSP.get("style-src", []), "'unsafe-inline'"],
+    "worker-src": ["'self'", "blob:"],
+}
+
+
+def getting_started(request: HttpRequest) -> HttpResponse:
+    base = request.build_absolute_uri("/").rstrip("/")
+    problems = [
+        {
+            "code": code,
+            "anchor": type_uri(code).split("#", 1)[1],
+            "status": kind.status,
+            "title": kind.title,
+            "when": kind.when,
+        }
+        for code, kind in PROBLEM_TYPES.items()
+    ]
+    return render(
+        request,
+        "api/getting_started.html",
+        {
+            "base_url": base,
+            "scopes": sorted(DESCRIPTIONS.items()),
+            "problems": problems,
+            "default_limit": DEFAULT_LIMIT,
+            "max_limit": MAX_LIMIT,
+            "max_points": telemetry.MAX_POINTS,
+            "max_body_kib": MAX_BODY_BYTES // 1024,
+            "default_rate": settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"],
+        },
+    )
+
+
+class SwaggerView(SpectacularSwaggerSplitView):
+    """Swagger UI; its init script is served as a separate file (?script), CSP-friendly."""
+
+    template_name = "api/swagger_ui.html"
+
+
+@method_decorator(csp_override(REDOC_CSP), name="dispatch")
+class RedocView(SpectacularRedocView):
+    template_name = "api/redoc.html"

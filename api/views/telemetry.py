@@ -1,0 +1,68 @@
+"""A spreader's telemetry (scope telemetry:read)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import selectors, telemetry
+from api.schema import api_operation
+from api.serializers import TelemetryBucketSeries, TelemetryQuery, TelemetryRawSeries
+from api.views.base import ApiView
+from api.views.fleet import SERIAL
+from tokens.scopes import Scope
+
+
+class SpreaderTelemetry(ApiView):
+    required_scope = Scope.TELEMETRY_READ
+
+    @api_operation(
+        summary="Get a spreader's telemetry",
+        description=(
+            "Readings of one spreader in the window [`since`, `until`).\n\n"
+            "- `resolution=raw`: every reading, oldest first; the window may span at most "
+            f"{telemetry.MAX_WINDOW[telemetry.Resolution.RAW].days} days and hold at most "
+            f"{telemetry.MAX_POINTS} readings.\n"
+            "- `resolution=hour` (default) or `day`: one point per UTC hour or day that has "
+            "readings, with the count and the minimum, average and maximum of each metric, "
+            "computed by the database. Hourly windows may span "
+            f"{telemetry.MAX_WINDOW[telemetry.Resolution.HOUR].days} days, daily ones "
+            f"{telemetry.MAX_WINDOW[telemetry.Resolution.DAY].days} days.\n\n"
+            "Past a bound the answer is 400 (`window_too_large` or `too_many_points` in "
+            "`errors`): narrow the window or choose a coarser resolution. Times without an "
+            "offset are read as UTC."
+        ),
+        tags=["Telemetry"],
+        operation_id="spreaders_telemetry",
+        scope=Scope.TELEMETRY_READ,
+        parameters=[SERIAL, TelemetryQuery],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="TelemetrySeries",
+                serializers=[TelemetryRawSeries, TelemetryBucketSeries],
+                resource_type_field_name=None,
+            )
+        },
+        errors=[400, 404],
+    )
+    def get(self, request: Request, serial: str) -> Response:
+        query = self.validated_query(TelemetryQuery)
+        spreader = selectors.spreader_for(self.token, serial)
+        metrics = tuple(query.get("metrics") or telemetry.METRICS)
+        span = telemetry.window(
+            since=query.get("since"),
+            until=query.get("until"),
+            resolution=query["resolution"],
+            metrics=tuple(m for m in telemetry.METRICS if m in metrics),
+        )
+        return Response(
+            {
+                "spreader": spreader.serial_number,
+                "resolution": span.resolution.value,
+                "since": span.since,
+                "until": span.until,
+                "metrics": list(span.metrics),
+                "points": telemetry.series(spreader.id, span),
+            }
+        )
