@@ -592,21 +592,22 @@ def revoke_token(
             token=token,
             details={"reason": reason, "revoked_by": kind},
         )
-        owner_did_it = actor.user is not None and actor.user.pk == token.owner_id
-        if not owner_did_it or kind == RevokedBy.LEAK_REPORT:
-            leaked = kind == RevokedBy.LEAK_REPORT
-            queue_notification(
-                kind=Notification.Kind.TOKEN_LEAKED if leaked else Notification.Kind.TOKEN_REVOKED,
-                user=token.owner,
-                context=_token_context(
-                    token,
-                    actor_label="" if leaked else actor.label,
-                    revoked_by=token.get_revoked_by_kind_display(),
-                    reason=reason,
-                    when=now,
-                ),
-                dedup_key=f"token_revoked:{token.id}",
-            )
+        # Always, even when the owner did it: a security notice is also the record that it
+        # happened, and "you" is an answer to "who revoked it?" that a hijacked session changes.
+        leaked = kind == RevokedBy.LEAK_REPORT
+        queue_notification(
+            kind=Notification.Kind.TOKEN_LEAKED if leaked else Notification.Kind.TOKEN_REVOKED,
+            user=token.owner,
+            context=_token_context(
+                token,
+                actor_label="" if leaked else actor.label,
+                revoked_by=token.get_revoked_by_kind_display(),
+                reason=reason,
+                ip=actor.ip,
+                when=now,
+            ),
+            dedup_key=f"token_revoked:{token.id}",
+        )
         _forget_on_commit(_hashes(token))
     return token
 

@@ -129,13 +129,13 @@ def test_revocation_is_audited_and_the_owner_told_when_someone_else_did_it(issue
     assert notice.user == owner and "incident 42" in notice.body_text
 
 
-def test_the_owner_revoking_their_own_token_gets_no_email(issued, owner):
-    services.revoke_token(issued.token, actor=Actor.for_user(owner))
-    assert not Notification.objects.filter(kind=K.TOKEN_REVOKED).exists()
-    assert (
-        PersonalAccessToken.objects.get(pk=issued.token.pk).revocation_reason
-        == "Revoked by its owner"
-    )
+def test_the_owner_is_told_even_when_they_revoked_it_themselves(issued, owner):
+    services.revoke_token(issued.token, actor=Actor.for_user(owner, ip="192.0.2.44"))
+    notice = Notification.objects.get(kind=K.TOKEN_REVOKED)
+    assert notice.user == owner
+    assert "its owner" in notice.body_text and "192.0.2.44" in notice.body_text
+    token = PersonalAccessToken.objects.get(pk=issued.token.pk)
+    assert token.revocation_reason == "Revoked by its owner"
 
 
 def test_revoking_twice_changes_nothing_the_second_time(issued, owner, org_admin):
