@@ -1,0 +1,244 @@
+"""`make bench`: every figure the README quotes, measured in one run, printed as one table.
+
+Run by scripts/bench on a throwaway PostgreSQL database and Redis db (it creates both); needs
+DJANGO_SETTINGS_MODULE=bench.settings.
+"""
+
+import io
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from bench import generators, http, inprocess, seed
+from bench.report import Row, machine, render
+
+ROOT = Path(__file__).resolve().parents[3]
+QUAYGATE_TARGET = 0.70
+TELEMETRY_TARGET_MS = 200
+INCREMENTAL_TARGET_S = 5
+FULL_TARGET_S = 60
+EXPIRY_TARGET_S = 60
+USAGE_SEED = 2026
+
+
+def _rate(result: http.TargetResult, ceiling: float) -> str:
+    return (
+        f"{result.requests_per_second:,.0f} req/s · p50 {result.p50_ms:.2f} ms · "
+        f"p99 {result.p99_ms:.2f} ms · {result.requests_per_second / ceiling:.2f}x ceiling"
+    )
+
+
+class Command(BaseCommand):
+    help = "Run the benchmark (see README, 'Benchmarks') and print the table."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--rounds", type=int, default=6, help="interleaved wrk rounds")
+        parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
+        parser.add_argument("--connections", type=int, default=4, help="wrk connections")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+        parser.add_argument("--usage-rows", type=int, default=10_000_000)
+        parser.add_argument("--tokens", type=int, default=1_000_000)
+        parser.add_argument(
+            "--skip-full", action="store_true", help="skip the 10M-row full anomaly pass"
+        )
+        parser.add_argument("--output", default=str(ROOT / "var" / "bench" / "latest.md"))
+
+    def say(self, message: str) -> None:
+        self.stderr.write(message)
+
+    def handle(self, *args, **options) -> None:
+        if connection.vendor != "postgresql" or not settings.REDIS_URL:
+            raise CommandError("The benchmark needs PostgreSQL (DATABASE_URL) and REDIS_URL")
+        if settings.DEBUG:
+            raise CommandError("Run the benchmark with DEBUG off")
+        started = time.monotonic()
+        redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
+        rows: list[Row] = []
+        notes: list[str] = []
+
+        self.say("Seeding the bench organisation, its credentials and 43,200 readings")
+        bench = generators.bench_org()
+        now = timezone.now().replace(second=0, microsecond=0)
+        generators.generate_readings(bench.spreader, end=now)
+        creds = seed.credentials(bench)
+
+        rows += self._http(bench, creds, options, notes)
+        rows += self._verification(creds)
+        rows.append(self._telemetry(bench, now))
+        rows.append(self._expiry(options["tokens"]))
+        rows += self._anomaly(options, notes)
+
+        elapsed = time.monotonic() - started
+        notes.append(f"whole run {elapsed / 60:.1f} min")
+        text = render(rows, header=machine(ROOT, redis_version), notes=notes)
+        output = Path(options["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        self.stdout.write("\n" + text)
+        self.stdout.write(f"Written to {output}")
+        if any(row.passed is False for row in rows):
+            raise CommandError("Some targets were missed (FAIL above)")
+
+    # --- 1. HTTP ------------------------------------------------------------------------------
+
+    def _http(self, bench, creds, options, notes: list[str]) -> list[Row]:
+        bearer = {"Authorization": f"Bearer {creds.pat}"}
+        targets = [
+            http.Target("ceiling", "ceiling: unauthenticated DRF view", "/bench/ceiling"),
+            http.Target(
+                "baseline",
+                "baseline: same view, DRF TokenAuthentication",
+                "/bench/baseline",
+                {"Authorization": f"Token {creds.drf_token}"},
+            ),
+            http.Target("token", "Quaygate: GET /api/v1/token (PAT)", "/api/v1/token", bearer),
+            http.Target(
+                "spreader",
+                "GET /api/v1/spreaders/{serial} (PAT)",
+                f"/api/v1/spreaders/{bench.spreader.serial_number}",
+                bearer,
+            ),
+        ]
+        log_path = ROOT / "var" / "bench" / "gunicorn.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        rows: list[Row] = []
+        port = http.free_port()
+        with http.gunicorn(port=port, workers=options["workers"], log_path=log_path) as base:
+            ready = []
+            for target in targets:
+                status, _ = http.get(base + target.path, target.headers)
+                if status == 200:
+                    ready.append(target)
+                else:
+                    notes.append(f"{target.path} answered {status}: not measured")
+            self.say(
+                f"wrk: {options['rounds']} interleaved rounds of {options['seconds']:g} s, "
+                f"{options['connections']} connections, gunicorn {options['workers']} workers"
+            )
+            results = http.interleaved(
+                base,
+                ready,
+                rounds=options["rounds"],
+                seconds=options["seconds"],
+                connections=options["connections"],
+                progress=self.say,
+            )
+        by_key = {result.target.key: result for result in results}
+        ceiling = by_key["ceiling"].requests_per_second
+        for target in targets:
+            result = by_key.get(target.key)
+            if result is None:
+                passed = False if target.key == "token" else None
+                rows.append(Row(target.label, self._http_target(target), "not available", passed))
+                continue
+            ratio = result.requests_per_second / ceiling
+            passed = ratio >= QUAYGATE_TARGET if target.key == "token" else None
+            if result.failures:
+                passed = False
+                notes.append(f"{target.path}: {result.failures} non-2xx responses or errors")
+            rows.append(
+                Row(target.label, self._http_target(target), _rate(result, ceiling), passed)
+            )
+        return rows
+
+    @staticmethod
+    def _http_target(target: http.Target) -> str:
+        return f"≥ {QUAYGATE_TARGET:.2f}x ceiling" if target.key == "token" else "reference"
+
+    # --- 2. token verification ----------------------------------------------------------------
+
+    def _verification(self, creds) -> list[Row]:
+        self.say("Token verification in-process")
+        result = inprocess.token_verification(creds.pat)
+        return [
+            Row("verify a valid PAT (cached)", "µs/call", f"{result.valid_us:.0f} µs", None),
+            Row(
+                "verify a wrong secret (lookup, 401)",
+                "µs/call",
+                f"{result.wrong_secret_us:.0f} µs",
+                None,
+            ),
+            Row(
+                "verify a bad checksum",
+                "no query",
+                f"{result.bad_checksum_us:.1f} µs, {result.bad_checksum_queries} queries",
+                result.bad_checksum_queries == 0,
+            ),
+        ]
+
+    # --- 3. telemetry ---------------------------------------------------------------------------
+
+    def _telemetry(self, bench, now) -> Row:
+        self.say("Telemetry query: 30 days of one-minute readings in hour buckets")
+        elapsed, buckets = inprocess.telemetry_query_ms(bench.spreader, until=now)
+        return Row(
+            "telemetry: 43,200 readings → hour buckets",
+            f"< {TELEMETRY_TARGET_MS} ms",
+            f"{elapsed:.0f} ms ({buckets} buckets)",
+            elapsed < TELEMETRY_TARGET_MS,
+        )
+
+    # --- 5. expiry ------------------------------------------------------------------------------
+
+    def _expiry(self, count: int) -> Row:
+        self.say(f"Generating {count:,} tokens for the expiry scan")
+        generators.generate_tokens(count=count)
+        self.say("Expiry scan")
+        elapsed, queued = inprocess.expiry_scan()
+        return Row(
+            f"expiry scan: {count:,} tokens",
+            f"< {EXPIRY_TARGET_S} s",
+            f"{elapsed:.1f} s ({queued:,} notices queued)",
+            elapsed < EXPIRY_TARGET_S,
+        )
+
+    # --- 4. anomaly ---------------------------------------------------------------------------
+
+    def _anomaly(self, options, notes: list[str]) -> list[Row]:
+        rows: list[Row] = []
+        usage_rows = options["usage_rows"]
+        if options["skip_full"]:
+            notes.append("full anomaly pass skipped (--skip-full)")
+        else:
+            self.say(f"Generating {usage_rows:,} usage rows (bulk load)")
+            loaded = time.monotonic()
+            with generators.bulk_load("telemetry_usagerecord"):
+                call_command(
+                    "generate_usage",
+                    rows=usage_rows,
+                    seed=USAGE_SEED,
+                    days=30,
+                    stdout=io.StringIO(),
+                )
+            notes.append(
+                f"{usage_rows:,} usage rows generated in {time.monotonic() - loaded:.0f} s "
+                "(not part of any figure)"
+            )
+            self.say("Anomaly detection: full pass")
+            elapsed, _ = inprocess.anomaly_full_pass()
+            rows.append(
+                Row(
+                    f"anomaly pass, full: {usage_rows:,} rows",
+                    f"< {FULL_TARGET_S} s",
+                    f"{elapsed:.1f} s",
+                    elapsed < FULL_TARGET_S,
+                )
+            )
+        self.say("Anomaly detection: incremental pass over 100,000 new rows")
+        elapsed, _ = inprocess.anomaly_incremental_pass(rows=100_000, seed=USAGE_SEED + 1)
+        rows.insert(
+            0,
+            Row(
+                "anomaly pass, incremental: 100,000 new rows",
+                f"< {INCREMENTAL_TARGET_S} s",
+                f"{elapsed:.2f} s",
+                elapsed < INCREMENTAL_TARGET_S,
+            ),
+        )
+        return rows
