@@ -30,6 +30,12 @@ OVERLAP_CHOICES = (
 )
 
 
+def posted(request) -> Any:
+    """The POST data to bind a form to, or None on GET. An empty POST (every checkbox unticked)
+    is still a submission, which `request.POST or None` would mistake for a GET."""
+    return request.POST if request.method == "POST" else None
+
+
 def add_service_error(form: forms.Form, error: TokenError, aliases: dict[str, str] | None = None):
     """Show a service's refusal next to the input it is about (or above the form)."""
     field = (aliases or {}).get(error.field or "", error.field)

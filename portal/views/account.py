@@ -10,14 +10,14 @@ from django.urls import reverse
 
 from notifications.services import set_expiry_reminders
 from portal import selectors
-from portal.forms import AccountForm
+from portal.forms import AccountForm, posted
 
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     user = request.user
     form = AccountForm(
-        request.POST or None, initial={"wants_expiry_reminders": user.wants_expiry_reminders}
+        posted(request), initial={"wants_expiry_reminders": user.wants_expiry_reminders}
     )
     if request.method == "POST" and form.is_valid():
         set_expiry_reminders(user, enabled=form.cleaned_data["wants_expiry_reminders"])

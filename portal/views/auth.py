@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 
 from portal import sudo
 from portal.forms import SignInForm, SudoForm
@@ -49,18 +49,20 @@ def _user_key(group: str, request: HttpRequest) -> str:
     return str(request.user.pk)
 
 
-def _limited(request: HttpRequest, group: str, rates: dict, *, increment: bool) -> bool:
-    """Check (and with `increment`, count) every limit of `group`; True if any is exceeded.
+def _limited(request: HttpRequest, group: str, rates: dict) -> bool:
+    """True when any limit of `group` has used up its failures for the current window."""
+    for name, (key, rate) in rates.items():
+        usage = get_usage(request, group=f"{group}:{name}", key=key, rate=rate, method="POST")
+        if usage is not None and usage["count"] >= usage["limit"]:
+            return True
+    return False
 
-    Each limit is checked even after one trips, so a failure always counts everywhere.
-    """
-    results = [
-        is_ratelimited(
-            request, group=f"{group}:{name}", key=key, rate=rate, method="POST", increment=increment
+
+def _count_failure(request: HttpRequest, group: str, rates: dict) -> None:
+    for name, (key, rate) in rates.items():
+        get_usage(
+            request, group=f"{group}:{name}", key=key, rate=rate, method="POST", increment=True
         )
-        for name, (key, rate) in rates.items()
-    ]
-    return any(results)
 
 
 SIGN_IN_LIMITS = {
@@ -109,7 +111,7 @@ class SignInView(auth_views.LoginView):
     template_name = "registration/login.html"
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if _limited(request, "sign-in", SIGN_IN_LIMITS, increment=False):
+        if _limited(request, "sign-in", SIGN_IN_LIMITS):
             return self.refuse(request)
         return super().post(request, *args, **kwargs)
 
@@ -120,14 +122,12 @@ class SignInView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:
-        limited = _limited(self.request, "sign-in", SIGN_IN_LIMITS, increment=True)
+        _count_failure(self.request, "sign-in", SIGN_IN_LIMITS)
         _audit_sign_in(
             self.request,
             user=_account_named(self.request.POST.get("username", "")),
             succeeded=False,
         )
-        if limited:
-            return self.refuse(self.request)
         return super().form_invalid(form)
 
     def refuse(self, request: HttpRequest) -> HttpResponse:
@@ -151,15 +151,17 @@ class ResetPasswordView(auth_views.PasswordResetView):
         return {"site_url": settings.SITE_URL}
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if _limited(request, "password-reset", RESET_IP_LIMIT, increment=True):
+        if _limited(request, "password-reset", RESET_IP_LIMIT):
             form = self.get_form()
             context = self.get_context_data(form=form, rate_limited=True)
             return render(request, self.template_name, context, status=429)
+        _count_failure(request, "password-reset", RESET_IP_LIMIT)  # every request counts
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form) -> HttpResponse:
-        if _limited(self.request, "password-reset", RESET_ACCOUNT_LIMIT, increment=True):
+        if _limited(self.request, "password-reset", RESET_ACCOUNT_LIMIT):
             return HttpResponseRedirect(self.get_success_url())
+        _count_failure(self.request, "password-reset", RESET_ACCOUNT_LIMIT)
         self.extra_email_context = self.get_extra_email_context()
         return super().form_valid(form)
 
@@ -172,10 +174,10 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
     next_url = sudo.safe_next(
         request, request.POST.get("next") or request.GET.get("next"), default=reverse("dashboard")
     )
-    form = SudoForm(request.POST or None, user=request.user)
+    form = SudoForm(request.POST if request.method == "POST" else None, user=request.user)
     status = 200
     if request.method == "POST":
-        if _limited(request, "sudo", SUDO_LIMIT, increment=False):
+        if _limited(request, "sudo", SUDO_LIMIT):
             messages.error(request, "Too many wrong passwords. Wait 15 minutes and try again.")
             return render(
                 request,
@@ -186,7 +188,7 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             sudo.mark(request)
             return HttpResponseRedirect(next_url)
-        _limited(request, "sudo", SUDO_LIMIT, increment=True)
+        _count_failure(request, "sudo", SUDO_LIMIT)
         status = 400
     return render(
         request, "registration/sudo.html", {"form": form, "next": next_url}, status=status

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from portal import selectors, sudo
-from portal.forms import AuditFilterForm, PolicyForm, add_service_error
+from portal.forms import AuditFilterForm, PolicyForm, add_service_error, posted
 from portal.models import Membership
 from tokens import services
 from tokens.actors import Actor
@@ -68,7 +68,7 @@ def organization_policy(request: HttpRequest, slug: str) -> HttpResponse:
     membership = _membership(request, slug, admin=True)
     organization = membership.organization
     policy = services.policy_for(organization)
-    form = PolicyForm(request.POST or None, initial=PolicyForm.initial_from(policy))
+    form = PolicyForm(posted(request), initial=PolicyForm.initial_from(policy))
     if request.method == "POST" and form.is_valid():
         try:
             services.update_token_policy(

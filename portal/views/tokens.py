@@ -22,6 +22,7 @@ from portal.forms import (
     RevokeForm,
     TokenSettingsForm,
     add_service_error,
+    posted,
 )
 from portal.models import Membership
 from telemetry import selectors as usage
@@ -68,7 +69,7 @@ def new_token(request: HttpRequest) -> HttpResponse:
     policy = services.policy_for(organization)
     terminals = list(Terminal.objects.for_org(organization))
     form = NewTokenForm(
-        request.POST or None, policy=policy, terminals=terminals, is_admin=membership.is_admin
+        posted(request), policy=policy, terminals=terminals, is_admin=membership.is_admin
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -155,7 +156,7 @@ def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
 @sudo.sudo_required
 def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
     token = token_for(request.user, token_id)
-    form = RegenerateForm(request.POST or None)
+    form = RegenerateForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.regenerate_token(
@@ -184,7 +185,7 @@ def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if token.revoked_at is not None:
         messages.info(request, f"“{token.name}” was already revoked.")
         return HttpResponseRedirect(back)
-    form = RevokeForm(request.POST or None)
+    form = RevokeForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.revoke_token(
