@@ -1,6 +1,7 @@
 """API fixtures: a fleet in two organisations, tokens issued through the real services, and a
 client that sends `Authorization: Bearer <secret>`."""
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,12 +19,21 @@ from tokens.scopes import ALL_SCOPES
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    """The people in these tests never sign in: Argon2 would only make every setup slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_counters() -> Iterator[None]:
     """Per-process rate-limit counters and the Redis circuit breaker start clean."""
     token_cache.local_counters.clear()
     token_cache.reset_circuit()
     yield
     token_cache.local_counters.clear()
+
+
+_token_numbers = itertools.count(1)
 
 
 @dataclass
@@ -64,7 +74,7 @@ def issue(org) -> Callable[..., services.IssuedToken]:
     """issue(owner, scopes=[...], **settings) -> IssuedToken, through the real service."""
 
     def _issue(owner, **fields) -> services.IssuedToken:
-        fields.setdefault("name", f"token {timezone.now().timestamp()}")
+        fields.setdefault("name", f"token {next(_token_numbers)}")
         fields.setdefault("scopes", list(ALL_SCOPES))
         fields.setdefault("organization", org)
         fields.setdefault("actor", Actor.for_user(owner, ip="192.0.2.1", user_agent="pytest"))
