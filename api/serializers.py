@@ -57,6 +57,15 @@ class TextField(serializers.CharField):
         return value
 
 
+class NumberField(serializers.FloatField):
+    """A JSON number (or numeric string): DRF's FloatField would take `true` as 1.0."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MomentField(serializers.DateTimeField):
     """An ISO 8601 moment between 1970 and 2200. Without an offset it is read as UTC."""
 
@@ -230,7 +239,7 @@ class MaintenanceInput(StrictSerializer):
     performed_at = MomentField(help_text="When the work was done (ISO 8601).")
     kind = serializers.ChoiceField(choices=MaintenanceRecord.Kind.choices)
     description = TextField(multiline=True, max_length=4000, help_text="What was done.")
-    operating_hours = serializers.FloatField(
+    operating_hours = NumberField(
         required=False,
         allow_null=True,
         min_value=0,
