@@ -327,9 +327,26 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quaygate partner API",
-    "DESCRIPTION": "Read your spreader fleet's telemetry, alarms and maintenance with a personal access token.",
+    "DESCRIPTION": (
+        "Read your spreader fleet's terminals, telemetry, alarms and maintenance with a "
+        "personal access token, sent as `Authorization: Bearer qgp_…`. Start with the "
+        "[getting-started guide](/api/getting-started/): creating a token, a first call, "
+        "pagination, errors (`application/problem+json`), rate limits (`X-RateLimit-*`), "
+        "rotation and deprecation (`Deprecation` / `Sunset` headers)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "Fleet", "description": "Terminals and spreaders (`fleet:read`)."},
+        {"name": "Telemetry", "description": "Readings and hourly/daily aggregates."},
+        {"name": "Alarms", "description": "Alarms and their acknowledgement."},
+        {"name": "Maintenance", "description": "Maintenance records."},
+        {"name": "Token", "description": "The calling token: inspect, rotate, revoke."},
+        {"name": "Security", "description": "Reporting leaked tokens (no authentication)."},
+    ],
+    # Swagger UI keeps an entered token in memory only (no persistAuthorization).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayRequestDuration": True},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
