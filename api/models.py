@@ -159,7 +159,11 @@ class MaintenanceRecord(models.Model):
 
     class Meta:
         ordering = ["-performed_at", "-id"]
-        indexes = [models.Index(fields=["spreader", "-performed_at"])]
+        indexes = [
+            models.Index(fields=["spreader", "-performed_at"]),
+            # The API's list pages in this order with a keyset cursor on (performed_at, id).
+            models.Index(fields=["-performed_at", "-id"], name="maintenance_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.spreader_id} at {self.performed_at:%Y-%m-%d}"
