@@ -115,7 +115,7 @@ class NewTokenForm(forms.Form):
     )
     expiry = forms.ChoiceField(label="Expiration", widget=forms.RadioSelect)
     expires_on = forms.DateField(
-        label="Custom date",
+        label="Expires on",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Used when “Custom date” is chosen.",
@@ -201,9 +201,14 @@ class NewTokenForm(forms.Form):
 
     def _expiry_choices(self) -> list[tuple[str, str]]:
         longest = self.policy.max_lifetime_days
-        choices = [(str(days), f"{days} days") for days in EXPIRY_PRESETS if days <= longest]
+
+        def label(days: int, note: str = "") -> str:
+            on = (self.now + timedelta(days=days)).strftime("%-d %b %Y")
+            return f"{days} days{note} · {on}"
+
+        choices = [(str(days), label(days)) for days in EXPIRY_PRESETS if days <= longest]
         if longest not in EXPIRY_PRESETS:
-            choices.append((str(longest), f"{longest} days (the longest allowed)"))
+            choices.append((str(longest), label(longest, " (the longest allowed)")))
         choices.append(("custom", "Custom date"))
         if self.policy.allow_no_expiry:
             choices.append(("none", "No expiration"))

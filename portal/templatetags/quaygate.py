@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from portal.selectors import DayUsage
 from tokens import scopes as scope_rules
@@ -58,6 +61,22 @@ def resource_label(resource: str) -> str:
 
 
 @register.filter
+def num(number: int | None) -> str:
+    """12345 -> 12,345."""
+    return f"{number or 0:,}"
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """'just now', '5 minutes ago', '3 days ago' (the largest unit only)."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"
+
+
+@register.filter
 def compact(number: int) -> str:
     """1234 -> 1.2k, for chart labels."""
     if number >= 1_000_000:
@@ -95,13 +114,15 @@ class Bar:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 times 10^k at or above `value` (at least 1)."""
-    if value <= 1:
-        return 1
+    """A round axis top at or above `value`: 1, 2, 3, 4, 5, 6 or 8 times 10^k (at least 2),
+    even, so the middle grid line gets a whole-number label too."""
+    if value <= 2:
+        return 2
     exponent = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * exponent >= value:
-            return step * exponent
+    for step in (1, 2, 3, 4, 5, 6, 8, 10):
+        top = step * exponent
+        if top >= value and top % 2 == 0:
+            return top
     return 10 * exponent  # pragma: no cover
 
 
