@@ -31,7 +31,7 @@ CURSOR_PARAM = "cursor"
 LIMIT_PARAM = "limit"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-_MAX_CURSOR_CHARS = 1000
+MAX_CURSOR_CHARS = 1000
 
 
 def _invalid(field: str, message: str, code: str) -> exceptions.ValidationError:
@@ -126,7 +126,7 @@ class KeysetPagination(BasePagination):
             return None, False
         message = "This cursor is not valid here. Use the `next` or `previous` link as given."
         try:
-            if len(cursor) > _MAX_CURSOR_CHARS:
+            if len(cursor) > MAX_CURSOR_CHARS:
                 raise ValueError("too long")
             padded = cursor + "=" * (-len(cursor) % 4)
             document = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))

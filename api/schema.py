@@ -11,14 +11,15 @@ from typing import Any
 
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
 )
-from drf_spectacular.plumbing import build_array_type, build_basic_type
+from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from api.pagination import CURSOR_PARAM, DEFAULT_LIMIT, LIMIT_PARAM, MAX_LIMIT
+from api.pagination import CURSOR_PARAM, DEFAULT_LIMIT, LIMIT_PARAM, MAX_CURSOR_CHARS, MAX_LIMIT
 from api.problems import CONTENT_TYPE, PROBLEM_TYPES
 
 SCHEME_NAME = "personalAccessToken"
@@ -44,7 +45,32 @@ class ChoicesFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         item = {**build_basic_type(OpenApiTypes.STR), "enum": list(self.target.choices)}
-        return build_array_type(item)
+        return {"type": "array", "items": item, "maxItems": self.target.MAX_VALUES}
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    """Say in the schema which characters api.serializers.TextField refuses."""
+
+    target_class = "api.serializers.TextField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if self.target.multiline:
+            schema["pattern"] = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+        else:
+            schema["pattern"] = r"^[^\x00-\x1f\x7f]*$"
+        return schema
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Bodies refuse unknown fields (api.serializers.StrictSerializer): say so."""
+
+    target_class = "api.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
 
 
 class ProblemFieldError(serializers.Serializer):
@@ -106,14 +132,14 @@ def token_headers(statuses: list[int]) -> list[OpenApiParameter]:
 PAGINATION_PARAMETERS = [
     OpenApiParameter(
         CURSOR_PARAM,
-        OpenApiTypes.STR,
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "maxLength": MAX_CURSOR_CHARS},
         OpenApiParameter.QUERY,
         description="Where the page starts: take it from the `next` or `previous` link of "
         "the page before. Opaque; leave it out for the first page.",
     ),
     OpenApiParameter(
         LIMIT_PARAM,
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
         OpenApiParameter.QUERY,
         description=f"Rows per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
     ),

@@ -68,7 +68,12 @@ def window(
     """The validated window: defaults filled in, order and size checked."""
     resolution = Resolution(resolution)
     until = until or (now or datetime.now(UTC))
-    since = since or until - DEFAULT_WINDOW
+    try:
+        since = since or until - DEFAULT_WINDOW
+    except OverflowError:  # `until` in the first day of year 1
+        raise FleetInputError(
+            "Give `since` too, or a later `until`.", code="out_of_range", field="until"
+        ) from None
     if since >= until:
         raise FleetInputError("`since` must be before `until`.", code="empty_window", field="since")
     longest = MAX_WINDOW[resolution]

@@ -2,33 +2,8 @@ from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from api import problems
+from api.converters import IdConverter, SerialConverter
 from api.views import alarms, credentials, fleet, maintenance, pages, telemetry, token
-
-
-class SerialConverter:
-    """A serial number as stored (letters, digits, . _ -): anything else cannot name one, and
-    never reaches a query (NUL or 10 kB of junk in a path would otherwise)."""
-
-    regex = r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-class IdConverter:
-    """A database id: at most 18 digits, so it always fits a bigint."""
-
-    regex = r"[0-9]{1,18}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
 
 register_converter(SerialConverter, "serial")
 register_converter(IdConverter, "id")

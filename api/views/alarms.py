@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import selectors, services
+from api.converters import IdConverter
 from api.schema import api_operation
 from api.serializers import AlarmOut, AlarmQuery
 from api.views.base import ApiView, ListApiView
@@ -53,7 +54,12 @@ class AlarmAcknowledge(ApiView):
         operation_id="alarms_acknowledge",
         scope=Scope.ALARMS_WRITE,
         parameters=[
-            OpenApiParameter("alarm_id", int, OpenApiParameter.PATH, description="The alarm's id.")
+            OpenApiParameter(
+                "alarm_id",
+                {"type": "integer", "minimum": 1, "maximum": IdConverter.MAX},
+                OpenApiParameter.PATH,
+                description="The alarm's id.",
+            )
         ],
         request=None,
         responses={200: AlarmOut},

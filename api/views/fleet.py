@@ -9,13 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import selectors
+from api.converters import SerialConverter
 from api.schema import api_operation
 from api.serializers import SpreaderOut, SpreaderQuery, TerminalOut, TerminalQuery
 from api.views.base import ApiView, ListApiView
 from tokens.scopes import Scope
 
 SERIAL = OpenApiParameter(
-    "serial", str, OpenApiParameter.PATH, description="The spreader's serial number."
+    "serial",
+    {"type": "string", "pattern": f"^{SerialConverter.regex}$"},
+    OpenApiParameter.PATH,
+    description="The spreader's serial number.",
 )
 
 

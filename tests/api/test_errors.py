@@ -230,3 +230,20 @@ def test_token_service_refusals_map_to_their_status(error, status, code):
 
     assert response.status_code == status
     assert response.problem["code"] == code
+
+
+@pytest.mark.parametrize(
+    "query", ["terminal=", "limit=", "status=", "ordering=", "status=retired&status="]
+)
+def test_an_empty_parameter_is_refused_not_ignored(fleet, partner, query):
+    body = problem(partner.get(f"/api/v1/spreaders?{query}"), 400, "validation_error")
+
+    assert body["errors"][0]["code"] == "blank"
+
+
+def test_an_empty_cursor_is_the_first_page(fleet, partner):
+    assert partner.get("/api/v1/spreaders?cursor=").status_code == 200
+
+
+def test_a_post_to_an_unknown_path_is_a_404_not_a_csrf_failure(fleet, partner):
+    problem(partner.post("/api/v1/alarms/abc/acknowledge"), 404, "not_found")

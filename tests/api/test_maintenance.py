@@ -135,7 +135,8 @@ def test_maintenance_before_commissioning_is_refused(fleet, partner):
         ({"operating_hours": "1e400"}, "operating_hours", "invalid"),
         ({"operating_hours": 2e6}, "operating_hours", "max_value"),
         ({"operating_hours": True}, "operating_hours", "invalid"),
-        ({"performed_at": "1969-12-31T23:59:59Z"}, "performed_at", "out_of_range"),
+        ({"performed_at": "0001-01-01T00:00:00Z"}, "performed_at", "before_commissioning"),
+        ({"performed_at": "9999-12-31T23:59:59-05:00"}, "performed_at", "overflow"),
         ({"performed_at": 1700000000}, "performed_at", "invalid"),
     ],
 )
