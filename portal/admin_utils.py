@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -45,6 +46,16 @@ class CappedCountPaginator(Paginator):
         return min(counted, self.count_cap)
 
 
+class BoundedChangeList(ChangeList):
+    """Every read of the rows has a LIMIT. Django fetches a one-page result without one (the
+    count said it fits); rows arriving between the count and the fetch would all come along."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if isinstance(self.result_list, QuerySet) and not self.result_list.query.is_sliced:
+            self.result_list = self.result_list[: self.list_per_page]
+
+
 class LargeTableAdmin(admin.ModelAdmin):
     """List settings for tables that grow without bound (audit log, usage log).
 
@@ -59,6 +70,9 @@ class LargeTableAdmin(admin.ModelAdmin):
     # "Show all" is offered only when the whole result fits on one page: never a million rows.
     list_max_show_all = 0
     sortable_by: tuple[str, ...] = ()
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return BoundedChangeList
 
 
 class ReadOnlyAdminMixin:
