@@ -465,3 +465,33 @@ def test_secret_expiry_is_stored_as_an_aware_utc_moment(client, owner, org):
     expires = PersonalAccessToken.objects.get().expires_at
     assert expires.utcoffset() == timedelta(0)
     assert expires > datetime.now(UTC)
+
+
+def test_renaming_to_a_name_already_in_use_is_explained(client, owner, org):
+    issue(owner, org, name="taken")
+    token = issue(owner, org, name="mine").token
+    response = sign_in(client, owner).post(
+        reverse("token_settings", args=[token.pk]), {"name": "taken"}
+    )
+    assert response.status_code == 400
+    assert "already have a token called" in response.content.decode()
+
+
+def test_a_revoked_token_cannot_be_renamed(client, owner, org):
+    token = issue(owner, org).token
+    services.revoke_token(token, actor=Actor.for_user(owner), reason="")
+    response = sign_in(client, owner).post(
+        reverse("token_settings", args=[token.pk]), {"name": "new name"}
+    )
+    assert response.status_code == 400
+    assert "A revoked token cannot be changed" in response.content.decode()
+
+
+def test_a_pending_secret_is_shown_only_on_its_own_tokens_page(client, owner, org):
+    other = issue(owner, org, name="other").token
+    sign_in(client, owner)
+    location = client.post(reverse("token_new"), new_token_data())["Location"]
+    html = client.get(reverse("token_secret", args=[other.pk])).content.decode()
+    assert not SECRET_RE.search(html)
+    # Looking elsewhere spent it: the secret is never left behind in the session.
+    assert not SECRET_RE.search(client.get(location).content.decode())
