@@ -131,7 +131,9 @@ class SignInView(auth_views.LoginView):
         return super().form_invalid(form)
 
     def refuse(self, request: HttpRequest) -> HttpResponse:
-        form = self.get_form_class()(request=request)
+        form = self.get_form_class()(
+            request=request, initial={"username": request.POST.get("username", "")[:254]}
+        )
         context = self.get_context_data(form=form, rate_limited=True)
         return render(request, self.template_name, context, status=429)
 
