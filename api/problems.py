@@ -19,7 +19,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -280,8 +279,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
         getattr(request, "path", "?"),
         exc_info=exc,
     )
-    if transaction.get_connection().in_atomic_block:
-        set_rollback()
+    set_rollback()
     return server_error_problem()
 
 

@@ -115,3 +115,15 @@ def client_for(issue, owner, api_client) -> Callable[..., APIClient]:
 @pytest.fixture
 def partner(issued, api_client) -> APIClient:
     return api_client(issued.secret)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed(): …` runs what the services defer to commit (dropping a token's cached
+    state, sending its email), as a real request's commit would. The test transaction never
+    commits, so without this a revoked token's state would stay cached in Redis."""
+
+    def _committed():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return _committed
