@@ -185,6 +185,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def _save_policy(self, request, organization: Organization, formset) -> None:
         """Through the service: it audits the change (before/after) and drops cached states."""
+        # What Django's own history entry (LogEntry) reads from a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for policy_form in formset.forms:
             changes = {
                 name: policy_form.cleaned_data[name]
@@ -194,13 +196,15 @@ class OrganizationAdmin(admin.ModelAdmin):
             if not changes:
                 continue
             try:
-                token_services.update_token_policy(
+                policy = token_services.update_token_policy(
                     organization, actor=Actor.from_request(request, ops=True), **changes
                 )
             except TokenError as error:
                 self.message_user(
                     request, f"Token policy not changed: {error.message}", messages.ERROR
                 )
+            else:
+                formset.changed_objects.append((policy, list(changes)))
 
     def _save_memberships(self, request, organization: Organization, formset) -> None:
         actor = Actor.from_request(request, ops=True)
