@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -102,7 +103,17 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "server_error": ProblemType(
         500, "Internal server error", "Our fault. It is logged; try again later."
     ),
+    "service_unavailable": ProblemType(
+        503,
+        "Service unavailable",
+        "A backing service (the database) is unreachable or overloaded; retry after "
+        "`Retry-After` seconds.",
+    ),
 }
+
+# How long a client should wait when the database is unreachable: long enough not to pile on
+# while it recovers, short enough that a failover is barely noticed.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 30
 
 # DRF's default codes -> ours, where they differ.
 _DRF_CODES = {
@@ -271,8 +282,24 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRespons
             )
         return problem_for_api_exception(exc)
 
-    # Anything else is our bug: log it whole, tell the client nothing about it.
     request = context.get("request")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down, failing over or timing out: not our bug, and worth a retry.
+        logger.error(
+            "Database unavailable in %s %s: %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            type(exc).__name__,
+        )
+        set_rollback()
+        return ProblemResponse(
+            status=503,
+            code="service_unavailable",
+            detail="The service is briefly unavailable. Please retry shortly.",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)},
+        )
+
+    # Anything else is our bug: log it whole, tell the client nothing about it.
     logger.error(
         "Unhandled error in %s %s",
         getattr(request, "method", "?"),

@@ -105,6 +105,7 @@ _ERROR_TEXT = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     429: "Rate limit exceeded; retry after `Retry-After` seconds.",
+    503: "The service is briefly unavailable; retry after `Retry-After` seconds.",
 }
 
 _HEADERS = {
@@ -166,7 +167,7 @@ def api_operation(
 ) -> Callable:
     """extend_schema with what every operation shares: scope in the text and in
     `x-required-scopes`, the problem responses, the rate-limit response headers."""
-    statuses = set(errors)
+    statuses = {*errors, 503}
     if authenticated:
         statuses |= {401, 429}
         if scope:

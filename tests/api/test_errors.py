@@ -247,3 +247,20 @@ def test_an_empty_cursor_is_the_first_page(fleet, partner):
 
 def test_a_post_to_an_unknown_path_is_a_404_not_a_csrf_failure(fleet, partner):
     problem(partner.post("/api/v1/alarms/abc/acknowledge"), 404, "not_found")
+
+
+def test_a_database_outage_is_a_503_with_retry_after(fleet, partner, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("connection to server at 10.0.0.5 failed: password for qg")
+
+    monkeypatch.setattr("api.selectors.alarms_visible_to", unreachable)
+
+    response = partner.get("/api/v1/alarms")
+
+    body = problem(response, 503, "service_unavailable")
+    assert int(response["Retry-After"]) > 0
+    assert "10.0.0.5" not in response.content.decode()
+    assert body["detail"] == "The service is briefly unavailable. Please retry shortly."
+    assert "OperationalError" in caplog.text
