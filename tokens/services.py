@@ -440,6 +440,14 @@ def _hashes(token: PersonalAccessToken) -> list[str]:
 
 
 def _forget_on_commit(hashes: list[str]) -> None:
+    """Tombstone the cached states now and again once the change commits.
+
+    Now: from this moment no request can cache the token's state (`remember` writes only where
+    no key exists), so none caches the old state while we commit. On commit: the tombstones'
+    TTL starts again after the change is visible. A rollback only costs a minute of uncached
+    lookups.
+    """
+    token_cache.forget(hashes)
     transaction.on_commit(lambda: token_cache.forget(hashes))
 
 
