@@ -10,12 +10,6 @@ from tokens import format as token_format
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NEEDS_HANDLER = pytest.mark.xfail(
-    strict=True,
-    reason="api.problems.exception_handler turns OperationalError/InterfaceError into a 500 "
-    "server_error; an outage should be a 503 service_unavailable with Retry-After (diff in the "
-    "issue 9 report)",
-)
 REQUESTS = {
     "inspect the token": ("GET", "/api/v1/token"),
     "read a spreader": ("GET", "/api/v1/spreaders/EMX-001"),
@@ -32,7 +26,6 @@ def send(partner: APIClient, what: str):
     return partner.get(path)
 
 
-@NEEDS_HANDLER
 @pytest.mark.parametrize("what", list(REQUESTS))
 def test_the_api_answers_503_problem_when_the_database_is_down(fleet, partner, what):
     with database_down():
