@@ -2,12 +2,12 @@
 live_server (a thread of this process). Screenshots go to test-artifacts/screenshots/."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import PASSWORD, require
 
 # Playwright's sync API runs an event loop in this thread; the live server's ORM calls run in
 # another thread, but Django's async-safety check looks at the calling thread's loop.
@@ -79,6 +79,26 @@ def phone_page(browser, request, live_server) -> Iterator:
     _finish(request, page, errors, context)
 
 
-def shoot(page, name: str) -> None:
+def _shoot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def shoot() -> Callable[[object, str], None]:
+    """shoot(page, name): a full-page screenshot saved as test-artifacts/screenshots/<name>.png."""
+    return _shoot
+
+
+@pytest.fixture
+def sign_in(live_server) -> Callable[[object, object], None]:
+    """sign_in(page, user): through the sign-in form, as a person does; lands on the dashboard."""
+
+    def _sign_in(page, user) -> None:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server.url}/")
+
+    return _sign_in

@@ -11,8 +11,6 @@ from django.utils import timezone
 
 from api.models import Terminal
 from telemetry.models import Anomaly, TokenSighting, UsageHourly, UsageRecord
-from tests.browser.conftest import shoot
-from tests.browser.test_portal_flows import sign_in
 from tokens import services
 from tokens.actors import Actor
 from tokens.models import PersonalAccessToken
@@ -139,13 +137,15 @@ def tour(owner, member, org_admin, org):
     return busy
 
 
-def test_screenshots_of_the_main_pages(page, live_server, owner, org_admin, org, tour):
+def test_screenshots_of_the_main_pages(
+    page, live_server, owner, org_admin, org, tour, sign_in, shoot
+):
     page.goto(f"{live_server.url}/login/")
     shoot(page, "01-login")
     page.goto(f"{live_server.url}/password-reset/")
     shoot(page, "02-password-reset")
 
-    sign_in(page, live_server, owner)
+    sign_in(page, owner)
     assert page.get_by_role("heading", name="Your tokens").is_visible()
     shoot(page, "03-dashboard")
 
@@ -170,7 +170,7 @@ def test_screenshots_of_the_main_pages(page, live_server, owner, org_admin, org,
     shoot(page, "09-org-audit-member")
 
     page.get_by_role("button", name="Sign out").click()
-    sign_in(page, live_server, org_admin)
+    sign_in(page, org_admin)
     page.goto(f"{live_server.url}/orgs/{org.slug}/tokens/")
     shoot(page, "10-org-tokens")
     page.goto(f"{live_server.url}/orgs/{org.slug}/policy/")
@@ -179,11 +179,11 @@ def test_screenshots_of_the_main_pages(page, live_server, owner, org_admin, org,
     shoot(page, "12-org-audit-filtered")
 
 
-def test_screenshots_on_a_phone(phone_page, live_server, owner, org, tour):
+def test_screenshots_on_a_phone(phone_page, live_server, owner, org, tour, sign_in, shoot):
     page = phone_page
     page.goto(f"{live_server.url}/login/")
     shoot(page, "20-phone-login")
-    sign_in(page, live_server, owner)
+    sign_in(page, owner)
     shoot(page, "21-phone-dashboard")
     page.goto(f"{live_server.url}/tokens/new/")
     shoot(page, "22-phone-token-new")

@@ -8,7 +8,6 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import shoot
 from tests.conftest import PASSWORD
 from tokens import services
 from tokens.actors import Actor
@@ -17,14 +16,6 @@ from tokens.models import PersonalAccessToken
 pytestmark = pytest.mark.browser
 
 SECRET_RE = re.compile(r"^qgp_[0-9A-Za-z]{36}$")
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def call_api(live_server, secret: str, path: str = "/api/v1/token") -> tuple[int, dict]:
@@ -38,7 +29,7 @@ def call_api(live_server, secret: str, path: str = "/api/v1/token") -> tuple[int
         return error.code, json.loads(error.read() or b"{}")
 
 
-def create_token(page, live_server, name: str) -> str:
+def create_token(page, name: str) -> str:
     page.get_by_role("link", name="New token").first.click()
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("7 days").check()
@@ -49,10 +40,10 @@ def create_token(page, live_server, name: str) -> str:
     return page.locator("#token-secret").input_value()
 
 
-def test_sign_in_create_use_and_revoke_a_token(page, live_server, owner, org):
-    sign_in(page, live_server, owner)
+def test_sign_in_create_use_and_revoke_a_token(page, live_server, owner, org, sign_in, shoot):
+    sign_in(page, owner)
     shoot(page, "dashboard-empty")
-    secret = create_token(page, live_server, "Berth planner")
+    secret = create_token(page, "Berth planner")
     assert SECRET_RE.match(secret)
     assert page.get_by_text("This is the only time the secret is shown").is_visible()
     assert page.get_by_role("button", name="Copy").is_visible()  # shown once JS is running
@@ -74,9 +65,11 @@ def test_sign_in_create_use_and_revoke_a_token(page, live_server, owner, org):
     assert status == 401, body
 
 
-def test_the_secret_is_gone_after_a_reload_and_after_going_back(page, live_server, owner, org):
-    sign_in(page, live_server, owner)
-    secret = create_token(page, live_server, "Reload me")
+def test_the_secret_is_gone_after_a_reload_and_after_going_back(
+    page, live_server, owner, org, sign_in
+):
+    sign_in(page, owner)
+    secret = create_token(page, "Reload me")
     assert SECRET_RE.match(secret)
 
     page.reload()
@@ -89,7 +82,7 @@ def test_the_secret_is_gone_after_a_reload_and_after_going_back(page, live_serve
     assert secret not in page.content()
 
 
-def test_a_member_cannot_see_another_members_tokens(page, live_server, owner, member, org):
+def test_a_member_cannot_see_another_members_tokens(page, live_server, owner, member, org, sign_in):
     theirs = services.issue_token(
         owner=owner,
         organization=org,
@@ -97,7 +90,7 @@ def test_a_member_cannot_see_another_members_tokens(page, live_server, owner, me
         scopes=["fleet:read"],
         actor=Actor.for_user(owner),
     ).token
-    sign_in(page, live_server, member)
+    sign_in(page, member)
     assert page.get_by_text("Owner's secret sync").count() == 0
     response = page.goto(f"{live_server.url}/tokens/{theirs.pk}/")
     assert response.status == 404
@@ -105,7 +98,9 @@ def test_a_member_cannot_see_another_members_tokens(page, live_server, owner, me
     assert response.status == 404
 
 
-def test_an_org_admin_can_revoke_a_members_token(page, live_server, org_admin, owner, org):
+def test_an_org_admin_can_revoke_a_members_token(
+    page, live_server, org_admin, owner, org, sign_in, shoot
+):
     issued = services.issue_token(
         owner=owner,
         organization=org,
@@ -114,7 +109,7 @@ def test_an_org_admin_can_revoke_a_members_token(page, live_server, org_admin, o
         actor=Actor.for_user(owner),
     )
     assert call_api(live_server, issued.secret)[0] == 200
-    sign_in(page, live_server, org_admin)
+    sign_in(page, org_admin)
     page.get_by_role("link", name="Organisation").click()
     page.wait_for_url(f"{live_server.url}/orgs/{org.slug}/tokens/")
     shoot(page, "org-tokens")
@@ -130,7 +125,7 @@ def test_an_org_admin_can_revoke_a_members_token(page, live_server, org_admin, o
     assert call_api(live_server, issued.secret)[0] == 401
 
 
-def test_rate_limited_sign_in_says_so(page, live_server, owner):
+def test_rate_limited_sign_in_says_so(page, live_server, owner, shoot):
     for _ in range(10):
         page.goto(f"{live_server.url}/login/")
         page.get_by_label("Email").fill(owner.email)

@@ -6,7 +6,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.portal.test_token_pages import issue, sign_in
 from tokens import services
 from tokens.actors import Actor
 from tokens.models import AuditEvent, TokenPolicy
@@ -29,7 +28,7 @@ def policy_data(**overrides) -> dict:
 
 
 def test_the_organisation_link_leads_admins_to_tokens_and_members_to_the_audit_log(
-    client, org_admin, member, org
+    client, org_admin, member, org, sign_in
 ):
     sign_in(client, org_admin)
     response = client.get(reverse("organizations"), follow=True)
@@ -40,17 +39,17 @@ def test_the_organisation_link_leads_admins_to_tokens_and_members_to_the_audit_l
 
 
 @pytest.mark.parametrize("page", ["org_tokens", "org_policy"])
-def test_members_get_404_on_the_admin_pages(client, member, org, page):
+def test_members_get_404_on_the_admin_pages(client, member, org, page, sign_in):
     assert sign_in(client, member).get(reverse(page, args=[org.slug])).status_code == 404
 
 
 @pytest.mark.parametrize("page", ["organization", "org_tokens", "org_policy", "org_audit"])
-def test_people_outside_the_organisation_get_404(client, outsider, org, page):
+def test_people_outside_the_organisation_get_404(client, outsider, org, page, sign_in):
     assert sign_in(client, outsider).get(reverse(page, args=[org.slug])).status_code == 404
 
 
 def test_an_org_admin_sees_every_token_of_the_organisation_with_revoke(
-    client, org_admin, owner, member, outsider, org, other_org
+    client, org_admin, owner, member, outsider, org, other_org, sign_in, issue
 ):
     mine = issue(owner, org, name="owner's sync").token
     theirs = issue(member, org, name="member's sync").token
@@ -62,7 +61,7 @@ def test_an_org_admin_sees_every_token_of_the_organisation_with_revoke(
 
 
 def test_org_token_list_query_count_does_not_grow_with_tokens(
-    client, org_admin, owner, member, org, django_assert_num_queries
+    client, org_admin, owner, member, org, django_assert_num_queries, sign_in, issue
 ):
     for number in range(4):
         issue(owner, org, name=f"o{number}")
@@ -78,7 +77,7 @@ def test_org_token_list_query_count_does_not_grow_with_tokens(
 # --- policy -----------------------------------------------------------------------------------
 
 
-def test_an_org_admin_changes_the_policy_through_the_service(client, org_admin, org):
+def test_an_org_admin_changes_the_policy_through_the_service(client, org_admin, org, sign_in):
     response = sign_in(client, org_admin).post(
         reverse("org_policy", args=[org.slug]), policy_data(require_ip_allowlist="on")
     )
@@ -90,7 +89,7 @@ def test_an_org_admin_changes_the_policy_through_the_service(client, org_admin, 
     assert event.actor_user == org_admin and event.details["max_lifetime_days"]["to"] == 30
 
 
-def test_a_policy_value_out_of_range_gets_the_services_message(client, org_admin, org):
+def test_a_policy_value_out_of_range_gets_the_services_message(client, org_admin, org, sign_in):
     response = sign_in(client, org_admin).post(
         reverse("org_policy", args=[org.slug]), policy_data(max_lifetime_days="0")
     )
@@ -99,7 +98,7 @@ def test_a_policy_value_out_of_range_gets_the_services_message(client, org_admin
     assert services.policy_for(org).max_lifetime_days == 90
 
 
-def test_changing_the_policy_needs_a_recent_password(client, org_admin, org):
+def test_changing_the_policy_needs_a_recent_password(client, org_admin, org, sign_in):
     sign_in(client, org_admin, fresh_password=False)
     response = client.post(reverse("org_policy", args=[org.slug]), policy_data())
     assert response.status_code == 302
@@ -107,7 +106,7 @@ def test_changing_the_policy_needs_a_recent_password(client, org_admin, org):
     assert services.policy_for(org).max_lifetime_days == 90
 
 
-def test_the_policy_page_shows_the_current_policy(client, org_admin, org):
+def test_the_policy_page_shows_the_current_policy(client, org_admin, org, sign_in):
     services.update_token_policy(org, actor=Actor.system(), max_lifetime_days=45)
     html = sign_in(client, org_admin).get(reverse("org_policy", args=[org.slug])).content.decode()
     assert 'value="45"' in html
@@ -117,7 +116,7 @@ def test_the_policy_page_shows_the_current_policy(client, org_admin, org):
 
 
 def test_members_read_their_organisations_audit_log_only(
-    client, owner, member, outsider, org, other_org
+    client, owner, member, outsider, org, other_org, sign_in, issue
 ):
     issue(owner, org, name="ours")
     issue(outsider, other_org, name="theirs")
@@ -126,7 +125,7 @@ def test_members_read_their_organisations_audit_log_only(
     assert "theirs" not in html and outsider.email not in html
 
 
-def test_the_audit_log_filters_by_actor_action_and_date(client, owner, member, org):
+def test_the_audit_log_filters_by_actor_action_and_date(client, owner, member, org, sign_in, issue):
     token = issue(owner, org, name="a").token
     issue(member, org, name="b")
     services.revoke_token(token, actor=Actor.for_user(owner), reason="done")
@@ -143,7 +142,9 @@ def test_the_audit_log_filters_by_actor_action_and_date(client, owner, member, o
     assert len(client.get(url, {"since": today, "until": today}).context["page"]) == 3
 
 
-def test_bad_audit_filters_show_the_log_unfiltered_instead_of_failing(client, member, owner, org):
+def test_bad_audit_filters_show_the_log_unfiltered_instead_of_failing(
+    client, member, owner, org, sign_in, issue
+):
     issue(owner, org)
     response = sign_in(client, member).get(
         reverse("org_audit", args=[org.slug]),
@@ -154,7 +155,7 @@ def test_bad_audit_filters_show_the_log_unfiltered_instead_of_failing(client, me
 
 
 def test_the_audit_log_is_paginated_with_a_fixed_query_count(
-    client, member, org, django_assert_num_queries
+    client, member, org, django_assert_num_queries, sign_in
 ):
     actor = Actor.system("test")
     for _ in range(60):
@@ -169,7 +170,7 @@ def test_the_audit_log_is_paginated_with_a_fixed_query_count(
     assert len(second.context["page"]) == 10 and "← Newer" in second.content.decode()
 
 
-def test_pagination_links_keep_the_filters(client, member, org):
+def test_pagination_links_keep_the_filters(client, member, org, sign_in):
     actor = Actor.system("test")
     for _ in range(55):
         services.record_audit_event(action="policy.changed", actor=actor, organization=org)
