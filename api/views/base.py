@@ -146,6 +146,6 @@ class ListApiView(ApiView):
         raise NotImplementedError
 
     def get(self, request: Request) -> Response:
-        filters = self.validated_query(self.query_serializer_class)
-        page = self.paginate_queryset(self.filtered_queryset(filters))
+        self.filters = self.validated_query(self.query_serializer_class)
+        page = self.paginate_queryset(self.filtered_queryset(self.filters))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -56,7 +56,6 @@ class SpreaderList(ListApiView):
         return SpreaderQuery.ORDERINGS[self.filters["ordering"]]
 
     def filtered_queryset(self, filters: dict[str, Any]):
-        self.filters = filters
         return selectors.filter_spreaders(
             selectors.spreaders_visible_to(self.token),
             terminal=filters.get("terminal"),
