@@ -109,6 +109,9 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [MembershipOfUserInline]
     show_facets = admin.ShowFacets.NEVER
 
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj is not None else []  # a new person belongs nowhere yet
+
 
 # --- organisations ----------------------------------------------------------------------------
 
