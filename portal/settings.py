@@ -368,6 +368,9 @@ QUAYGATE = {
     "DEFAULT_RATE_LIMIT_PER_HOUR": env_int("DEFAULT_RATE_LIMIT_PER_HOUR", 5000),
     "USAGE_RETENTION_DAYS": env_int("USAGE_RETENTION_DAYS", 90),
     "GEOIP_MMDB_PATH": env_str("GEOIP_MMDB_PATH"),
+    # Per-address limits (django-ratelimit, shared cache; they fail open if the cache is down).
+    "API_AUTH_FAILURES_PER_IP": env_str("API_AUTH_FAILURES_PER_IP", "30/m"),
+    "API_LEAK_REPORTS_PER_IP": env_str("API_LEAK_REPORTS_PER_IP", "20/h"),
     # Email delivery: attempts before a notification is `failed`, exponential backoff between
     # them, and when the sweeper treats a row as lost. SENDING_TIMEOUT must stay far above
     # EMAIL_TIMEOUT: a row still being sent must never look abandoned.

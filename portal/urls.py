@@ -10,3 +10,8 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", include("portal.portal_urls")),
 ]
+
+# API paths get problem+json errors; portal paths get templates/404.html and 500.html.
+handler400 = "api.problems.handler400"
+handler404 = "api.problems.handler404"
+handler500 = "api.problems.handler500"
