@@ -52,11 +52,4 @@ def test_readyz_says_degraded_and_names_the_dead_broker(client):
     assert response.json()["checks"]["broker"]["ok"] is False
 
 
-def test_readyz_is_503_and_names_the_dead_database(client, settings):
-    # No django_db mark: pytest-django blocks database access, which is what "down" looks like here.
-    response = client.get("/readyz")
-    body = response.json()
-    assert response.status_code == 503
-    assert body["status"] == "unavailable"
-    assert body["checks"]["database"]["ok"] is False
-    assert "error" in body["checks"]["database"]
+# A dead database: tests/faults/test_database_down.py takes the real connection down.
