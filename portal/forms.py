@@ -357,6 +357,35 @@ class AuditFilterForm(forms.Form):
     )
 
 
+class FindingForm(forms.Form):
+    """Acknowledge or resolve an anomaly finding: which button was pressed, and a note."""
+
+    ACTIONS = (("acknowledge", "Acknowledge"), ("resolve", "Resolve"))
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Optional: what you found or did"}),
+        help_text="Optional. Goes into the audit log with the change.",
+    )
+
+
+class FindingFilterForm(forms.Form):
+    """GET filter of the findings list. A bad value shows the default list, not an error page."""
+
+    STATES = (
+        ("unresolved", "Open and acknowledged"),
+        ("open", "Open"),
+        ("acknowledged", "Acknowledged"),
+        ("resolved", "Resolved"),
+        ("all", "All"),
+    )
+
+    state = forms.ChoiceField(label="Show", choices=STATES, required=False)
+
+
 class AccountForm(forms.Form):
     wants_expiry_reminders = forms.BooleanField(
         label="Email me 30 days, 7 days and 1 day before one of my tokens expires",

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, organization, tokens
+from portal.views import account, auth, findings, organization, tokens
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -32,12 +32,15 @@ urlpatterns = [
     path("tokens/<int:token_id>/settings/", tokens.token_settings, name="token_settings"),
     path("tokens/<int:token_id>/regenerate/", tokens.regenerate, name="token_regenerate"),
     path("tokens/<int:token_id>/revoke/", tokens.revoke, name="token_revoke"),
+    # Anomaly findings
+    path("findings/<int:anomaly_id>/", findings.finding, name="finding"),
     # Organisations
     path("orgs/", organization.organizations, name="organizations"),
     path("orgs/<slug:slug>/", organization.organization, name="organization"),
     path("orgs/<slug:slug>/tokens/", organization.organization_tokens, name="org_tokens"),
     path("orgs/<slug:slug>/policy/", organization.organization_policy, name="org_policy"),
     path("orgs/<slug:slug>/audit/", organization.organization_audit, name="org_audit"),
+    path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
     # Account
     path("account/", account.account, name="account"),
 ]

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.http import Http404
 from django.utils import timezone
 
 from portal.models import Membership, Organization, User
@@ -116,8 +117,55 @@ def sightings(token: PersonalAccessToken, *, limit: int = 20) -> dict[str, list[
     return found
 
 
-def open_anomalies(token: PersonalAccessToken) -> QuerySet[Anomaly]:
-    return Anomaly.objects.filter(token=token, state=Anomaly.State.OPEN).order_by("-last_seen")
+UNRESOLVED = (Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED)
+
+
+def unresolved_anomalies(token: PersonalAccessToken) -> QuerySet[Anomaly]:
+    """The token page's findings: open ones and those someone is looking into, newest first."""
+    return Anomaly.objects.filter(token=token, state__in=UNRESOLVED).order_by("-last_seen", "-id")
+
+
+def findings_visible_to(user: User) -> QuerySet[Anomaly]:
+    """Findings about the user's own tokens, plus every finding of the organisations they
+    administer (those about a token and those about no token, such as an address guessing
+    prefixes). The same people who may manage a token may act on its findings."""
+    administered = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values(
+        "organization_id"
+    )
+    return Anomaly.objects.filter(
+        Q(token__owner=user)
+        | Q(token__organization_id__in=administered)
+        | Q(token__isnull=True, organization_id__in=administered)
+    ).select_related("token__owner", "token__organization", "organization")
+
+
+def finding_for(user: User, anomaly_id: int) -> Anomaly:
+    """The finding if `user` may act on it; 404 otherwise (never 403: no existence leak)."""
+    anomaly = findings_visible_to(user).filter(pk=anomaly_id).first()
+    if anomaly is None:
+        raise Http404("No such finding")
+    return anomaly
+
+
+def organization_findings(
+    membership: Membership, *, state: str = "unresolved"
+) -> QuerySet[Anomaly]:
+    """An organisation's findings list: all of them for an admin, a member's own tokens' for a
+    member. `state` is a FindingFilterForm choice."""
+    organization = membership.organization
+    if membership.is_admin:
+        found = Anomaly.objects.filter(
+            Q(token__organization=organization) | Q(token__isnull=True, organization=organization)
+        )
+    else:
+        found = Anomaly.objects.filter(
+            token__owner_id=membership.user_id, token__organization=organization
+        )
+    if state == "unresolved":
+        found = found.filter(state__in=UNRESOLVED)
+    elif state in Anomaly.State.values:
+        found = found.filter(state=state)
+    return found.select_related("token__owner").order_by("-last_seen", "-id")
 
 
 def filtered_audit_log(

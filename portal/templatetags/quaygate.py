@@ -10,12 +10,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from notifications.templatetags import notification_tags as facts
 from portal.selectors import DayUsage
 from tokens import scopes as scope_rules
 from tokens.models import PersonalAccessToken
@@ -74,6 +77,25 @@ def ago(moment: datetime | None) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return "just now"
     return f"{timesince(moment, depth=1)} ago"
+
+
+def _is_moment(text: str) -> bool:
+    try:
+        return parse_datetime(text) is not None
+    except ValueError:  # shaped like a moment but not one ("2026-13-45T00:00")
+        return False
+
+
+@register.filter
+def evidence_facts(evidence: Any) -> list[tuple[str, str]]:
+    """A finding's evidence as (label, value) rows; ISO moments read as "29 Nov 2026, 02:36 UTC"."""
+    if not isinstance(evidence, dict):
+        return [("Detail", text)] if (text := facts.plain(evidence)) else []
+    rows = []
+    for key, value in evidence.items():
+        is_moment = isinstance(value, str) and _is_moment(value)
+        rows.append((facts.label(key), facts.moment(value) if is_moment else facts.plain(value)))
+    return rows
 
 
 @register.filter

@@ -24,7 +24,7 @@ from tokens.selectors import audit_events_visible_to
 AUDIT_PAGE_SIZE = 50
 
 
-def _membership(request: HttpRequest, slug: str, *, admin: bool = False) -> Membership:
+def membership_or_404(request: HttpRequest, slug: str, *, admin: bool = False) -> Membership:
     membership = selectors.membership_in(request.user, slug)
     if membership is None or (admin and not membership.is_admin):
         raise Http404("No such organisation")
@@ -43,14 +43,14 @@ def organizations(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organization(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = _membership(request, slug)
+    membership = membership_or_404(request, slug)
     page = "org_tokens" if membership.is_admin else "org_audit"
     return HttpResponseRedirect(reverse(page, args=[slug]))
 
 
 @login_required
 def organization_tokens(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = _membership(request, slug, admin=True)
+    membership = membership_or_404(request, slug, admin=True)
     organization = membership.organization
     context = {
         "membership": membership,
@@ -65,7 +65,7 @@ def organization_tokens(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @sudo.sudo_required
 def organization_policy(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = _membership(request, slug, admin=True)
+    membership = membership_or_404(request, slug, admin=True)
     organization = membership.organization
     policy = services.policy_for(organization)
     form = PolicyForm(posted(request), initial=PolicyForm.initial_from(policy))
@@ -91,7 +91,7 @@ def organization_policy(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
-    membership = _membership(request, slug)
+    membership = membership_or_404(request, slug)
     organization = membership.organization
     filters = AuditFilterForm(request.GET or None)
     events = audit_events_visible_to(request.user, organization)

@@ -123,7 +123,7 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
         },
         "recent": list(usage.recent_requests(token, limit=20)),
         "seen": selectors.sightings(token),
-        "anomalies": list(selectors.open_anomalies(token)),
+        "anomalies": list(selectors.unresolved_anomalies(token)),
         "settings_form": TokenSettingsForm(
             initial={
                 "name": token.name,

@@ -88,6 +88,24 @@ def seed_usage(token, *, days: int = 30, seed: int = 7) -> None:
         window="tour",
         evidence={"country": "BE"},
     )
+    Anomaly.objects.create(
+        rule=Anomaly.Rule.VOLUME_SPIKE,
+        severity="low",
+        token=token,
+        organization_id=token.organization_id,
+        window="tour",
+        evidence={"requests": 1840, "baseline_p95": 310, "factor": 5.9},
+        state=Anomaly.State.ACKNOWLEDGED,
+        state_changed_at=timezone.now() - timedelta(hours=2),
+    )
+    Anomaly.objects.create(
+        rule=Anomaly.Rule.FAILED_AUTH_BURST,
+        severity="high",
+        organization_id=token.organization_id,
+        subject="203.0.113.66",
+        window="tour",
+        evidence={"count": 212, "hour": (seen - timedelta(hours=3)).isoformat()},
+    )
 
 
 @pytest.fixture
@@ -177,6 +195,11 @@ def test_screenshots_of_the_main_pages(
     shoot(page, "11-org-policy")
     page.goto(f"{live_server.url}/orgs/{org.slug}/audit/?action=token.revoked")
     shoot(page, "12-org-audit-filtered")
+    page.goto(f"{live_server.url}/orgs/{org.slug}/findings/")
+    assert page.locator("table.findings tbody tr").count() == 3
+    shoot(page, "13-org-findings")
+    page.get_by_role("link", name="Burst of failed authentications").click()
+    shoot(page, "14-finding")
 
 
 def test_screenshots_on_a_phone(phone_page, live_server, owner, org, tour, sign_in, shoot):
@@ -189,5 +212,7 @@ def test_screenshots_on_a_phone(phone_page, live_server, owner, org, tour, sign_
     shoot(page, "22-phone-token-new")
     page.goto(f"{live_server.url}/tokens/{tour.pk}/")
     shoot(page, "23-phone-token-detail")
+    page.goto(f"{live_server.url}/orgs/{org.slug}/findings/")
+    shoot(page, "24-phone-org-findings")
     # Nothing may stick out sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

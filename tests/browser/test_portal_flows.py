@@ -8,10 +8,11 @@ import urllib.request
 
 import pytest
 
+from telemetry.models import Anomaly
 from tests.conftest import PASSWORD
 from tokens import services
 from tokens.actors import Actor
-from tokens.models import PersonalAccessToken
+from tokens.models import AuditEvent, PersonalAccessToken
 
 pytestmark = pytest.mark.browser
 
@@ -123,6 +124,40 @@ def test_an_org_admin_can_revoke_a_members_token(
     token = PersonalAccessToken.objects.get(pk=issued.token.pk)
     assert token.revoked_by == org_admin and token.revoked_by_kind == "org_admin"
     assert call_api(live_server, issued.secret)[0] == 401
+
+
+def test_the_owner_acknowledges_then_resolves_a_finding_on_the_token_page(
+    page, live_server, owner, org, sign_in, shoot
+):
+    token = services.issue_token(
+        owner=owner,
+        organization=org,
+        name="Gate camera feed",
+        scopes=["fleet:read"],
+        actor=Actor.for_user(owner),
+    ).token
+    anomaly = Anomaly.objects.create(
+        rule=Anomaly.Rule.NEW_COUNTRY,
+        severity="high",
+        token=token,
+        organization=org,
+        window="flow",
+        evidence={"country": "BR"},
+    )
+    sign_in(page, owner)
+    page.goto(f"{live_server.url}/tokens/{token.pk}/")
+    page.get_by_label("Note about Used from a new country (optional)").fill("new office")
+    page.get_by_role("button", name="Acknowledge").click()
+    assert page.get_by_text("Acknowledged: Used from a new country").is_visible()
+    shoot(page, "token-finding-acknowledged")
+    page.get_by_role("button", name="Resolve").click()
+    assert page.get_by_text("Resolved: Used from a new country").is_visible()
+    assert page.get_by_role("heading", name="Findings").count() == 0
+
+    anomaly.refresh_from_db()
+    assert anomaly.state == "resolved"
+    notes = [e.details["note"] for e in AuditEvent.objects.filter(action="anomaly.updated")]
+    assert sorted(notes) == ["", "new office"]
 
 
 def test_rate_limited_sign_in_says_so(page, live_server, owner, shoot):
