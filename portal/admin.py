@@ -222,6 +222,7 @@ class OrganizationAdmin(admin.ModelAdmin):
                     actor, organization, membership, change="removed", before=membership.role
                 )
                 membership.delete()
+                self._revoke_tokens_of(request, actor, organization, membership.user)
             for membership in formset.new_objects:
                 membership.save()
                 self._audit_membership(actor, organization, membership, change="added")
@@ -238,10 +239,26 @@ class OrganizationAdmin(admin.ModelAdmin):
                         before=old_role,
                         details={"previous_user_id": old_user},
                     )
+                    previous = User.objects.filter(pk=old_user).first()
+                    if previous is not None:
+                        self._revoke_tokens_of(request, actor, organization, previous)
                 else:
                     self._audit_membership(
                         actor, organization, membership, change="role", before=old_role
                     )
+
+    def _revoke_tokens_of(
+        self, request, actor: Actor, organization: Organization, user: User
+    ) -> None:
+        revoked = token_services.revoke_member_tokens(
+            user=user, organization=organization, actor=actor
+        )
+        if revoked:
+            self.message_user(
+                request,
+                f"{user.email} left {organization.name}: {revoked} of their tokens revoked.",
+                messages.WARNING,
+            )
 
     @staticmethod
     def _audit_membership(

@@ -320,6 +320,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["token", "-created_at"]),
+            # Ops search the log by address during an incident; a rare address must be quick.
+            models.Index(fields=["ip", "-created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -620,6 +620,20 @@ def revoke_token(
     return token
 
 
+def revoke_member_tokens(*, user: User, organization: Organization, actor: Actor) -> int:
+    """A person left an organisation: every token they hold there stops working for good
+    (expired ones too, so they cannot be regenerated). Returns how many were revoked."""
+    tokens = PersonalAccessToken.objects.filter(
+        owner=user, organization=organization, revoked_at__isnull=True
+    )
+    reason = f"{user.email} is no longer a member of {organization.name}"
+    revoked = 0
+    for token in tokens.iterator(chunk_size=200):
+        revoke_token(token, actor=actor, reason=reason)
+        revoked += 1
+    return revoked
+
+
 # --- settings that carry no power ------------------------------------------------------------
 
 

@@ -114,3 +114,34 @@ def test_ops_see_an_organisation_with_its_members_and_policy_but_cannot_change_i
     assert response.status_code == 403
     org.refresh_from_db()
     assert org.name == "Port of Rotterdam"
+
+
+def test_removing_a_member_revokes_their_tokens_in_that_organisation(
+    super_client, org, member, owner
+):
+    from tokens.actors import Actor
+    from tokens.models import PersonalAccessToken
+    from tokens.services import issue_token
+
+    def issue(person, name):
+        return issue_token(
+            owner=person,
+            organization=org,
+            name=name,
+            scopes=["fleet:read"],
+            actor=Actor.for_user(person),
+        ).token
+
+    leaving, staying = issue(member, "leaving"), issue(owner, "staying")
+    data = form_data(super_client.get(change_url(org)))
+    key = next(k for k, v in data.items() if k.endswith("-user") and v == str(member.pk))
+    data[key.replace("-user", "-DELETE")] = "on"
+    data["_save"] = "Save"
+
+    response = super_client.post(change_url(org), data)
+
+    assert response.status_code == 302
+    leaving = PersonalAccessToken.objects.get(pk=leaving.pk)
+    assert leaving.revoked_at is not None and "no longer a member" in leaving.revocation_reason
+    assert leaving.revoked_by_kind == "ops"
+    assert PersonalAccessToken.objects.get(pk=staying.pk).revoked_at is None

@@ -228,3 +228,19 @@ def test_a_leak_report_of_nothing_real_writes_nothing(db):
 
     assert services.report_leaked_credentials([token_format.generate(), "junk"], ip=None) == 0
     assert not AuditEvent.objects.exists()
+
+
+def test_a_departed_member_loses_every_token_in_that_organisation_only(issue, owner, other_org):
+    from portal.models import Membership
+
+    Membership.objects.create(user=owner, organization=other_org)
+    here = [issue(owner, name="a").token, issue(owner, name="b").token]
+    elsewhere = issue(owner, name="c", organization=other_org).token
+
+    revoked = services.revoke_member_tokens(
+        user=owner, organization=here[0].organization, actor=Actor.cli()
+    )
+
+    assert revoked == 2
+    assert all(PersonalAccessToken.objects.get(pk=t.pk).revoked_at for t in here)
+    assert PersonalAccessToken.objects.get(pk=elsewhere.pk).revoked_at is None
