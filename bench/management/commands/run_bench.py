@@ -6,6 +6,7 @@ DJANGO_SETTINGS_MODULE=bench.settings.
 
 import io
 import json
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         if settings.DEBUG:
             raise CommandError("Run the benchmark with DEBUG off")
         started = time.monotonic()
+        load_before = os.getloadavg()[0]
         redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
         rows: list[Row] = []
         notes: list[str] = []
@@ -80,6 +82,11 @@ class Command(BaseCommand):
 
         elapsed = time.monotonic() - started
         notes.append(f"whole run {elapsed / 60:.1f} min")
+        # Everything else running on the machine competes for the same cores: say how busy it was.
+        notes.append(
+            f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
+            f"the end ({os.cpu_count()} cores)"
+        )
         text = render(rows, header=machine(ROOT, redis_version), notes=notes)
         output = Path(options["output"])
         output.parent.mkdir(parents=True, exist_ok=True)
