@@ -26,3 +26,40 @@ class TooManyRequests(exceptions.Throttled):
 
     default_code = "too_many_requests"
     default_detail = "Too many requests from this address."
+
+
+# --- Idempotency-Key (api.idempotency) ----------------------------------------------------------
+
+
+class IdempotencyKeyInUse(exceptions.APIException):
+    """The first request with this key is still running: this duplicate is not run."""
+
+    status_code = 409
+    default_code = "idempotency_key_in_use"
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed. Retry after it has "
+        "finished to get its response."
+    )
+    wait = 1  # -> Retry-After: the first request is usually done within a second
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = 422
+    default_code = "idempotency_key_reused"
+    default_detail = (
+        "This Idempotency-Key was already used for a different request (method, path or body). "
+        "Use a new key for a new request."
+    )
+
+
+class IdempotencyKeyUsed(exceptions.APIException):
+    """A completed request whose response is never replayed (it carried a secret)."""
+
+    status_code = 409
+    default_code = "idempotency_key_used"
+    default_detail = (
+        "This Idempotency-Key already rotated the token. The new secret was shown once, in "
+        "that response, and is not stored, so it cannot be replayed. If that response was lost, "
+        "rotate again with a new key while the old secret is in its overlap, or regenerate the "
+        "token in the portal."
+    )

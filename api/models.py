@@ -167,3 +167,33 @@ class MaintenanceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.spreader_id} at {self.performed_at:%Y-%m-%d}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an `Idempotency-Key`, replayed to its retries.
+
+    One row per (token, key), kept 24 hours (api.tasks purges older ones). `status` is None
+    while the first request is still running: a duplicate arriving then is refused, not run.
+    Only successful answers are kept (an error changed nothing, so the key stays free). `body`
+    is None when the answer must never be replayed: a rotation's new secret is not stored.
+    """
+
+    token = models.ForeignKey(
+        "tokens.PersonalAccessToken", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=255)
+    # "POST /api/v1/alarms/7/acknowledge <sha256 of the body>": a retry must be the same request.
+    fingerprint = models.CharField(max_length=512)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_unique_key"),
+        ]
+        # The purge deletes by age.
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} of token {self.token_id}"

@@ -26,7 +26,7 @@ class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         if stream is None:
             return {}
-        declared = _declared_length(parser_context)
+        declared = declared_length(parser_context)
         if declared is not None and declared > MAX_BODY_BYTES:
             raise RequestTooLarge(f"The request body may be at most {MAX_BODY_BYTES} bytes.")
         raw = stream.read(MAX_BODY_BYTES + 1)
@@ -43,7 +43,7 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError(f"The request body is not valid JSON: {message}") from None
 
 
-def _declared_length(parser_context: dict | None) -> int | None:
+def declared_length(parser_context: dict | None) -> int | None:
     request = (parser_context or {}).get("request")
     meta = getattr(getattr(request, "_request", request), "META", {})
     try:

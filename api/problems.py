@@ -85,9 +85,27 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "token_not_active": ProblemType(
         409, "Token not active", "The token is revoked or expired, so it cannot be rotated."
     ),
+    "idempotency_key_in_use": ProblemType(
+        409,
+        "Idempotency-Key in use",
+        "A request with the same `Idempotency-Key` is still running; retry after "
+        "`Retry-After` seconds to get its response.",
+    ),
+    "idempotency_key_used": ProblemType(
+        409,
+        "Idempotency-Key already used",
+        "The key already rotated this token. The new secret was shown once and is not stored, "
+        "so it is not replayed: rotate again with a new key, or regenerate in the portal.",
+    ),
     "request_too_large": ProblemType(413, "Request body too large", "The body is too large."),
     "unsupported_media_type": ProblemType(
         415, "Unsupported media type", "Send bodies as `Content-Type: application/json`."
+    ),
+    "idempotency_key_reused": ProblemType(
+        422,
+        "Idempotency-Key reused",
+        "The `Idempotency-Key` was already used for a different request (method, path or "
+        "body). Use a new key for each new request.",
     ),
     "rate_limited": ProblemType(
         429,

@@ -19,6 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from api.idempotency import KEY_HEADER, KEY_PATTERN, REPLAYED_HEADER
 from api.pagination import CURSOR_PARAM, DEFAULT_LIMIT, LIMIT_PARAM, MAX_CURSOR_CHARS, MAX_LIMIT
 from api.problems import CONTENT_TYPE, PROBLEM_TYPES
 
@@ -102,6 +103,7 @@ _ERROR_TEXT = {
     403: "The token lacks the scope this operation needs.",
     404: "No such object visible to this token.",
     409: "The token is no longer active.",
+    422: "The request is well-formed but refused.",
     413: "The body is too large.",
     415: "The body is not JSON.",
     429: "Rate limit exceeded; retry after `Retry-After` seconds.",
@@ -147,8 +149,63 @@ PAGINATION_PARAMETERS = [
 ]
 
 
-def problem(status: int) -> tuple[tuple[int, str], OpenApiResponse]:
-    return (status, CONTENT_TYPE), OpenApiResponse(Problem, description=_ERROR_TEXT[status])
+def problem(status: int, description: str = "") -> tuple[tuple[int, str], OpenApiResponse]:
+    return (status, CONTENT_TYPE), OpenApiResponse(
+        Problem, description=description or _ERROR_TEXT[status]
+    )
+
+
+def idempotency_parameters(*, replayable: bool, success: Sequence[int]) -> list[OpenApiParameter]:
+    """The Idempotency-Key request header, and the response header that marks a replay."""
+    if replayable:
+        retry = (
+            "A retry with the same key and the same request (method, path and body) within 24 "
+            f"hours does not run again: it gets the first response, with `{REPLAYED_HEADER}: "
+            "true`."
+        )
+    else:
+        retry = (
+            "The new secret is never stored, so a retry with the same key is not run again and "
+            "gets 409 `idempotency_key_used` instead of the secret. Rotate with "
+            "`overlap_hours` above 0 from code: if the answer is lost, the old secret still "
+            "works for a rotation with a new key."
+        )
+    parameters = [
+        OpenApiParameter(
+            KEY_HEADER,
+            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+            OpenApiParameter.HEADER,
+            required=False,
+            description="Optional. A unique key (a UUID) that makes retrying this write safe. "
+            f"{retry} The same key with a different request is 422 "
+            "`idempotency_key_reused`; while the first request still runs, 409 "
+            "`idempotency_key_in_use`. Only successful responses are kept; after an error the "
+            "key is free again.",
+        )
+    ]
+    if replayable:
+        parameters.append(
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                {"type": "string", "enum": ["true"]},
+                OpenApiParameter.HEADER,
+                response=list(success),
+                description="Present on a replay of a stored response (Idempotency-Key).",
+            )
+        )
+    return parameters
+
+
+_IDEMPOTENCY_ERRORS = {
+    400: "The `Idempotency-Key` header is malformed (`errors` names it).",
+    409: "A request with the same Idempotency-Key is still running "
+    "(`idempotency_key_in_use`; retry after `Retry-After` seconds).",
+    422: "The Idempotency-Key was used for a different request (`idempotency_key_reused`).",
+}
+_NOT_REPLAYED = (
+    " Or the Idempotency-Key already rotated this token (`idempotency_key_used`): the new "
+    "secret is not stored, so it is not replayed."
+)
 
 
 def api_operation(
@@ -164,10 +221,24 @@ def api_operation(
     request: Any = None,
     authenticated: bool = True,
     paginated: bool = False,
+    idempotent: bool = False,
+    replayable: bool = True,
 ) -> Callable:
     """extend_schema with what every operation shares: scope in the text and in
-    `x-required-scopes`, the problem responses, the rate-limit response headers."""
+    `x-required-scopes`, the problem responses, the rate-limit response headers; for a write
+    that takes an Idempotency-Key (api.views.base.idempotent), the header and its problems."""
     statuses = {*errors, 503}
+    texts: dict[int, str] = {}
+    if idempotent:
+        statuses |= set(_IDEMPOTENCY_ERRORS)
+        for status, text in _IDEMPOTENCY_ERRORS.items():
+            texts[status] = (
+                f"{_ERROR_TEXT[status]} Or: {text[0].lower()}{text[1:]}"
+                if status in errors
+                else text
+            )
+        if not replayable:
+            texts[409] += _NOT_REPLAYED
     if authenticated:
         statuses |= {401, 429}
         if scope:
@@ -181,9 +252,11 @@ def api_operation(
         description += "\n\n**Authentication:** none."
     all_responses = dict(responses)
     for status in sorted(statuses):
-        key, value = problem(status)
+        key, value = problem(status, texts.get(status, ""))
         all_responses[key] = value
     extra = [*(PAGINATION_PARAMETERS if paginated else [])]
+    if idempotent:
+        extra += idempotency_parameters(replayable=replayable, success=list(responses))
     if authenticated:
         extra += token_headers(sorted({*responses, *statuses} - {401}))
     return extend_schema(

@@ -12,7 +12,7 @@ from api import selectors, services
 from api.converters import IdConverter
 from api.schema import api_operation
 from api.serializers import AlarmOut, AlarmQuery
-from api.views.base import ApiView, ListApiView
+from api.views.base import ApiView, ListApiView, idempotent
 from tokens.scopes import Scope
 
 
@@ -64,7 +64,9 @@ class AlarmAcknowledge(ApiView):
         request=None,
         responses={200: AlarmOut},
         errors=[404],
+        idempotent=True,
     )
+    @idempotent()
     def post(self, request: Request, alarm_id: int) -> Response:
         alarm = selectors.alarm_for(self.token, alarm_id)
         alarm = services.acknowledge_alarm(alarm, by_token_id=self.token.id)

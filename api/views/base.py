@@ -13,22 +13,27 @@ headers, errors included, so a client sees them whatever it asks.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.http import http_date
 from django_ratelimit.core import get_usage
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.exceptions import TooManyRequests
+from api import idempotency
+from api.exceptions import IdempotencyKeyUsed, RequestTooLarge, TooManyRequests
 from api.pagination import KeysetPagination
-from api.parsers import BoundedJSONParser
+from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
 from portal.net import client_ip
 from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
 from tokens.cache import TokenState
@@ -149,3 +154,84 @@ class ListApiView(ApiView):
         self.filters = self.validated_query(self.query_serializer_class)
         page = self.paginate_queryset(self.filtered_queryset(self.filters))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+# --- Idempotency-Key ----------------------------------------------------------------------------
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key, None without one; a 400 when it is malformed."""
+    key = request._request.headers.get(idempotency.KEY_HEADER)
+    if key is None:
+        return None
+    if not idempotency.is_valid_key(key):
+        raise serializers.ValidationError(
+            {
+                idempotency.KEY_HEADER: [
+                    serializers.ErrorDetail(
+                        "Use 1 to 255 printable ASCII characters, not starting or ending with "
+                        "a space (a UUID is a good key).",
+                        code="invalid_idempotency_key",
+                    )
+                ]
+            }
+        )
+    return key
+
+
+def _request_body(request: Request) -> bytes:
+    # Read before the parser does (the fingerprint needs the bytes); bounded the same way.
+    declared = declared_length({"request": request})
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"The request body may be at most {MAX_BODY_BYTES} bytes.")
+    return request._request.body
+
+
+def idempotent(*, replayable: bool = True) -> Callable:
+    """A write handler that honours `Idempotency-Key` (api.idempotency says how).
+
+    `replayable=False` for a response that carries a secret: it is not stored, and a retry gets
+    409 idempotency_key_used instead of a second copy of the secret.
+    """
+
+    def decorate(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def wrapper(view: ApiView, request: Request, *args: Any, **kwargs: Any) -> Response:
+            key = idempotency_key(request)
+            if key is None:
+                return handler(view, request, *args, **kwargs)
+            claim = idempotency.claim_key(
+                token_id=view.token.id,
+                key=key,
+                fingerprint=idempotency.fingerprint(
+                    method=request.method, path=request._request.path, body=_request_body(request)
+                ),
+            )
+            if not claim.fresh:
+                if not replayable:
+                    raise IdempotencyKeyUsed()
+                replay = Response(claim.record.body, status=claim.record.status)
+                replay[idempotency.REPLAYED_HEADER] = "true"
+                return replay
+            try:
+                # The write and its stored response commit together, or neither does.
+                with transaction.atomic():
+                    response = handler(view, request, *args, **kwargs)
+                    if response.status_code < 300:
+                        body = _json(response.data) if replayable else None
+                        idempotency.complete(claim, status=response.status_code, body=body)
+            except BaseException:
+                idempotency.release(claim)
+                raise
+            if response.status_code >= 300:
+                idempotency.release(claim)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _json(data: Any) -> Any:
+    """The response data as it goes on the wire (dates as strings), to store and replay."""
+    return json.loads(JSONRenderer().render(data)) if data is not None else None

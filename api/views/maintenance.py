@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api import selectors, services
 from api.schema import api_operation
 from api.serializers import MaintenanceInput, MaintenanceOut, MaintenanceQuery
-from api.views.base import ApiView, ListApiView
+from api.views.base import ApiView, ListApiView, idempotent
 from api.views.fleet import SERIAL
 from tokens.scopes import Scope
 
@@ -57,7 +57,9 @@ class SpreaderMaintenanceCreate(ApiView):
         request=MaintenanceInput,
         responses={201: MaintenanceOut},
         errors=[400, 404, 413, 415],
+        idempotent=True,
     )
+    @idempotent()
     def post(self, request: Request, serial: str) -> Response:
         spreader = selectors.spreader_for(self.token, serial)
         data = self.validated_body(MaintenanceInput)

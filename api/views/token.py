@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from api.schema import api_operation
 from api.serializers import RotatedTokenOut, RotateInput, TokenOut
-from api.views.base import ApiView
+from api.views.base import ApiView, idempotent
 from portal.net import client_ip
 from tokens import services
 from tokens.actors import Actor
@@ -79,7 +79,10 @@ class TokenRotate(TokenSelfView):
         request=RotateInput,
         responses={201: RotatedTokenOut},
         errors=[400, 409, 413, 415],
+        idempotent=True,
+        replayable=False,
     )
+    @idempotent(replayable=False)
     def post(self, request: Request) -> Response:
         overlap = self.validated_body(RotateInput)["overlap_hours"]
         token = self.load_token()

@@ -164,3 +164,36 @@ def test_getting_started_covers_what_a_partner_needs(client):
     # Every problem type's `type` URI lands on its row of the errors table.
     assert 'id="problem-validation_error"' in html
     assert 'id="problem-rate_limited"' in html
+
+
+IDEMPOTENT_WRITES = [
+    ("/api/v1/spreaders/{serial}/maintenance", True),
+    ("/api/v1/alarms/{alarm_id}/acknowledge", True),
+    ("/api/v1/token/rotate", False),
+]
+
+
+@pytest.mark.parametrize(("path", "replayable"), IDEMPOTENT_WRITES)
+def test_the_writes_document_the_idempotency_key(schema, path, replayable):
+    operation = schema["paths"][path]["post"]
+    (header,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+
+    assert header["in"] == "header"
+    assert header.get("required", False) is False
+    assert header["schema"]["maxLength"] == 255
+    assert {"409", "422"} <= set(operation["responses"])
+    success = next(code for code in operation["responses"] if code.startswith("2"))
+    replay_header = operation["responses"][success].get("headers", {}).get("Idempotent-Replayed")
+    assert (replay_header is not None) == replayable
+    if not replayable:
+        assert "idempotency_key_used" in operation["responses"]["409"]["description"]
+
+
+def test_the_getting_started_page_explains_idempotency_keys(client):
+    html = client.get("/api/getting-started/").content.decode()
+
+    assert 'id="idempotency"' in html
+    assert "Idempotency-Key" in html
+    assert "Idempotent-Replayed: true" in html
+    for code in ["idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_used"]:
+        assert f'id="problem-{code}"' in html
