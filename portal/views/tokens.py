@@ -24,6 +24,7 @@ from portal.forms import (
     add_service_error,
     posted,
 )
+from portal.middleware import remember_secret, take_secret
 from portal.models import Membership
 from telemetry import selectors as usage
 from telemetry.services import open_anomalies_by_token
@@ -32,13 +33,12 @@ from tokens.actors import Actor
 from tokens.exceptions import TokenError
 from tokens.selectors import token_for
 
-# The secret between the POST that made it and the one GET that shows it. Popped on that GET,
-# so a reload, the back button or another tab finds nothing.
-SECRET_SESSION_KEY = "qg_new_secret"  # noqa: S105 - a session key, not a secret
 
-
-def _remember_secret(request: HttpRequest, issued: services.IssuedToken) -> HttpResponse:
-    request.session[SECRET_SESSION_KEY] = {"token_id": issued.token.pk, "secret": issued.secret}
+def _show_secret_once(request: HttpRequest, issued: services.IssuedToken) -> HttpResponse:
+    """Redirect to the page that shows the new secret: portal.middleware keeps it until then
+    (and no longer than a few minutes), so a reload, the back button or another tab finds
+    nothing."""
+    remember_secret(request, token_id=issued.token.pk, secret=issued.secret)
     return HttpResponseRedirect(reverse("token_secret", args=[issued.token.pk]))
 
 
@@ -85,7 +85,7 @@ def new_token(request: HttpRequest) -> HttpResponse:
                 aliases["expires_at"] = "expires_on"
             add_service_error(form, error, aliases)
         else:
-            return _remember_secret(request, issued)
+            return _show_secret_once(request, issued)
     context = {
         "form": form,
         "organization": organization,
@@ -101,8 +101,7 @@ def new_token(request: HttpRequest) -> HttpResponse:
 @login_required
 def token_secret(request: HttpRequest, token_id: int) -> HttpResponse:
     token = token_for(request.user, token_id)
-    pending = request.session.pop(SECRET_SESSION_KEY, None)
-    secret = pending["secret"] if pending and pending.get("token_id") == token.pk else None
+    secret = take_secret(request, token_id=token.pk)
     return render(request, "portal/token_secret.html", {"token": token, "secret": secret})
 
 
@@ -167,7 +166,7 @@ def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
         except TokenError as error:
             add_service_error(form, error)
         else:
-            return _remember_secret(request, issued)
+            return _show_secret_once(request, issued)
     status = 400 if form.errors else 200
     return render(
         request, "portal/token_regenerate.html", {"token": token, "form": form}, status=status
