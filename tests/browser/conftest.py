@@ -27,7 +27,9 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+# Package scope: closed when this folder's tests end, so another folder's Playwright (the API
+# docs test) can start its own whichever order pytest runs them in.
+@pytest.fixture(scope="package")
 def browser() -> Iterator:
     require(CHROMIUM.exists(), f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
