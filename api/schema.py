@@ -63,6 +63,19 @@ class TextFieldSchema(OpenApiSerializerFieldExtension):
         return schema
 
 
+class TimeZoneFieldSchema(OpenApiSerializerFieldExtension):
+    """Every value api.serializers.TimeZoneField takes, so a client (and Swagger UI's drop-down)
+    knows the zone names this server knows."""
+
+    target_class = "api.serializers.TimeZoneField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = {**build_basic_type(OpenApiTypes.STR), "enum": self.target.choices()}
+        if isinstance(self.target.default, str):
+            schema["default"] = self.target.default
+        return schema
+
+
 class StrictSerializerSchema(OpenApiSerializerExtension):
     """Bodies refuse unknown fields (api.serializers.StrictSerializer): say so."""
 

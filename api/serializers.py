@@ -54,6 +54,24 @@ class TextField(serializers.CharField):
         return value
 
 
+class TimeZoneField(TextField):
+    """`utc`, `terminal` or an IANA zone name this server knows (the schema lists them all)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    @staticmethod
+    def choices() -> list[str]:
+        return [telemetry.TZ_UTC, telemetry.TZ_TERMINAL, *sorted(telemetry.zone_names())]
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value != telemetry.TZ_TERMINAL and telemetry.zone_named(value) is None:
+            raise serializers.ValidationError(telemetry.UNKNOWN_ZONE, code="unknown_time_zone")
+        return value
+
+
 class NumberField(serializers.FloatField):
     """A JSON number (or numeric string): DRF's FloatField would take `true` as 1.0."""
 
@@ -231,7 +249,14 @@ class TelemetryQuery(QueryStringSerializer):
         choices=[r.value for r in telemetry.Resolution],
         required=False,
         default=telemetry.Resolution.HOUR.value,
-        help_text="raw: every reading; hour / day: UTC buckets with min, avg and max.",
+        help_text="raw: every reading; hour / day: buckets with min, avg and max.",
+    )
+    tz = TimeZoneField(
+        required=False,
+        default=telemetry.TZ_UTC,
+        help_text="The time zone of the buckets and of the times in the answer: `utc` "
+        "(default), `terminal` (the spreader's terminal's zone) or an IANA name such as "
+        "`Europe/Amsterdam`. Daily buckets start at local midnight.",
     )
 
 
@@ -409,7 +434,9 @@ class BucketStats(serializers.Serializer):
 
 
 class TelemetryBucket(serializers.Serializer):
-    time = serializers.DateTimeField(help_text="Start of the UTC hour or day.")
+    time = serializers.DateTimeField(
+        help_text="Start of the hour or day in `time_zone`, with its UTC offset."
+    )
     count = serializers.IntegerField(help_text="Readings in the bucket.")
     twistlock_cycles = BucketStats(required=False)
     lifts = BucketStats(required=False)
@@ -424,6 +451,9 @@ class _TelemetrySeries(serializers.Serializer):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     metrics = serializers.ListField(child=serializers.ChoiceField(choices=telemetry.METRICS))
+    time_zone = serializers.CharField(
+        help_text="The IANA zone (or UTC) of the buckets; times carry its UTC offset."
+    )
 
 
 class TelemetryRawSeries(_TelemetrySeries):
@@ -434,5 +464,5 @@ class TelemetryRawSeries(_TelemetrySeries):
 class TelemetryBucketSeries(_TelemetrySeries):
     resolution = serializers.ChoiceField(choices=["hour", "day"])
     points = TelemetryBucket(
-        many=True, help_text="One per UTC hour or day that has readings, oldest first."
+        many=True, help_text="One per hour or day in `time_zone` that has readings, oldest first."
     )

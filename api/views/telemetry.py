@@ -24,14 +24,20 @@ class SpreaderTelemetry(ApiView):
             "- `resolution=raw`: every reading, oldest first; the window may span at most "
             f"{telemetry.MAX_WINDOW[telemetry.Resolution.RAW].days} days and hold at most "
             f"{telemetry.MAX_POINTS} readings.\n"
-            "- `resolution=hour` (default) or `day`: one point per UTC hour or day that has "
+            "- `resolution=hour` (default) or `day`: one point per hour or day that has "
             "readings, with the count and the minimum, average and maximum of each metric, "
             "computed by the database. Hourly windows may span "
             f"{telemetry.MAX_WINDOW[telemetry.Resolution.HOUR].days} days, daily ones "
             f"{telemetry.MAX_WINDOW[telemetry.Resolution.DAY].days} days.\n\n"
             "Past a bound the answer is 400 (`window_too_large` or `too_many_points` in "
             "`errors`): narrow the window or choose a coarser resolution. Times without an "
-            "offset are read as UTC."
+            "offset are read as UTC.\n\n"
+            "Buckets are in UTC unless `tz` names a zone: `terminal` for the spreader's "
+            "terminal's, or an IANA name (`Europe/Amsterdam`; an unknown name is a 400). A day "
+            "then starts at local midnight, so the days the clocks change last 23 or 25 hours; "
+            "an hour is always a real hour starting on a whole local hour, so the hour the "
+            "clocks repeat in autumn is two buckets (with different UTC offsets). The answer "
+            "says its zone in `time_zone`, and every time in it carries that zone's offset."
         ),
         tags=["Telemetry"],
         operation_id="spreaders_telemetry",
@@ -50,18 +56,21 @@ class SpreaderTelemetry(ApiView):
         query = self.validated_query(TelemetryQuery)
         spreader = selectors.spreader_for(self.token, serial)
         metrics = tuple(query.get("metrics") or telemetry.METRICS)
+        zone = telemetry.zone_for(query["tz"], terminal_zone=spreader.terminal.time_zone)
         span = telemetry.window(
             since=query.get("since"),
             until=query.get("until"),
             resolution=query["resolution"],
             metrics=tuple(m for m in telemetry.METRICS if m in metrics),
+            zone=zone,
         )
         return Response(
             {
                 "spreader": spreader.serial_number,
                 "resolution": span.resolution.value,
-                "since": span.since,
-                "until": span.until,
+                "time_zone": telemetry.zone_name(zone),
+                "since": span.since.astimezone(zone),
+                "until": span.until.astimezone(zone),
                 "metrics": list(span.metrics),
                 "points": telemetry.series(spreader.id, span),
             }

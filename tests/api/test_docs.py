@@ -197,3 +197,12 @@ def test_the_getting_started_page_explains_idempotency_keys(client):
     assert "Idempotent-Replayed: true" in html
     for code in ["idempotency_key_reused", "idempotency_key_in_use", "idempotency_key_used"]:
         assert f'id="problem-{code}"' in html
+
+
+def test_the_telemetry_time_zone_is_documented(schema, client):
+    operation = schema["paths"]["/api/v1/spreaders/{serial}/telemetry"]["get"]
+    (tz,) = [p for p in operation["parameters"] if p["name"] == "tz"]
+
+    assert "Europe/Amsterdam" in tz["description"]
+    assert "local midnight" in operation["description"]
+    assert "tz=terminal" in client.get("/api/getting-started/").content.decode()

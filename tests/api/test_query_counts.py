@@ -7,7 +7,7 @@ it). Token verification costs one query without Redis and none once its state is
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -92,12 +92,19 @@ def test_a_spreader_is_one_query(busy_fleet, partner):
 
 
 @pytest.mark.parametrize("resolution", ["raw", "hour", "day"])
-def test_telemetry_is_two_queries_whatever_the_readings(busy_fleet, partner, resolution):
-    start = timezone.now() - timedelta(hours=6)
+@pytest.mark.parametrize("tz", ["utc", "terminal", "Asia/Kolkata"])
+def test_telemetry_is_two_queries_whatever_the_readings(busy_fleet, partner, resolution, tz):
+    busy_fleet.emx.time_zone = "Europe/Amsterdam"
+    busy_fleet.emx.save(update_fields=["time_zone"])
+    # Across the night Amsterdam's clocks went back: still one query for the buckets.
+    start = datetime(2026, 10, 24, 22, tzinfo=UTC)
     save_readings(
         *(reading(busy_fleet.emx_spreader, start + timedelta(minutes=5 * i)) for i in range(60))
     )
-    path = f"/api/v1/spreaders/EMX-001/telemetry?resolution={resolution}"
+    path = (
+        f"/api/v1/spreaders/EMX-001/telemetry?resolution={resolution}&tz={tz}"
+        f"&since=2026-10-24T20:00:00Z&until=2026-10-25T04:00:00Z"
+    )
     partner.get(path)
 
     with api_queries(2):  # the spreader (tenancy), then the readings or their buckets
