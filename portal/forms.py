@@ -357,6 +357,20 @@ class AuditFilterForm(forms.Form):
     )
 
 
+class OrgTokenFilterForm(forms.Form):
+    """GET filters of an organisation's token list. Bad values show the whole list."""
+
+    STATUSES = (("", "Any status"), ("live", "Live (not revoked)"), ("revoked", "Revoked"))
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "name, qgp_… or owner"}),
+    )
+    status = forms.ChoiceField(label="Status", choices=STATUSES, required=False)
+
+
 class FindingForm(forms.Form):
     """Acknowledge or resolve an anomaly finding: which button was pressed, and a note."""
 

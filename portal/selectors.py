@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -52,9 +52,29 @@ def organization_tokens(organization: Organization) -> QuerySet[PersonalAccessTo
     return (
         PersonalAccessToken.objects.for_org(organization)
         .select_related("owner")
-        .prefetch_related("terminals")
-        .order_by("revoked_at", "-created_at", "-id")
+        # Live ones first on every database (PostgreSQL sorts NULLs last by default).
+        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
     )
+
+
+def filtered_tokens(
+    tokens: QuerySet[PersonalAccessToken], *, q: str = "", status: str = ""
+) -> QuerySet[PersonalAccessToken]:
+    """Narrow an organisation's token list: `q` matches the name, the owner's email or name,
+    or the start of the token itself (people paste what they see: qgp_AbC1…)."""
+    q = q.strip().rstrip("…").strip()
+    if q:
+        tokens = tokens.filter(
+            Q(name__icontains=q)
+            | Q(owner__email__icontains=q)
+            | Q(owner__full_name__icontains=q)
+            | Q(display_prefix__startswith=q[:12])
+        )
+    if status == "live":
+        tokens = tokens.filter(revoked_at__isnull=True)
+    elif status == "revoked":
+        tokens = tokens.filter(revoked_at__isnull=False)
+    return tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,6 +16,7 @@ from django.urls import reverse
 from portal import selectors, sudo
 from portal.forms import FindingFilterForm, FindingForm, posted
 from portal.views.organization import membership_or_404
+from portal.views.paging import paginate, query_without_page
 from telemetry.models import Anomaly
 from telemetry.services import AnomalyStateError, acknowledge_anomaly, resolve_anomaly
 from tokens.actors import Actor
@@ -24,7 +24,6 @@ from tokens.actors import Actor
 CHANGES = {"acknowledge": acknowledge_anomaly, "resolve": resolve_anomaly}
 DONE = {"acknowledge": "Acknowledged", "resolve": "Resolved"}
 TARGET = {"acknowledge": Anomaly.State.ACKNOWLEDGED, "resolve": Anomaly.State.RESOLVED}
-FINDINGS_PAGE_SIZE = 50
 
 
 def _default_back(anomaly: Anomaly) -> str:
@@ -79,13 +78,13 @@ def organization_findings(request: HttpRequest, slug: str) -> HttpResponse:
     filters = FindingFilterForm(request.GET or None)
     state = (filters.cleaned_data["state"] if filters.is_valid() else "") or "unresolved"
     found = selectors.organization_findings(membership, state=state)
-    page = Paginator(found, FINDINGS_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "membership": membership,
         "organization": membership.organization,
         "filters": filters,
         "state": state,
-        "page": page,
+        "page": paginate(request, found),
+        "query": query_without_page(request),
         "here": request.get_full_path(),
         "tab": "findings",
     }

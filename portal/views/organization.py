@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
 from portal import selectors, sudo
-from portal.forms import AuditFilterForm, PolicyForm, add_service_error, posted
+from portal.forms import AuditFilterForm, OrgTokenFilterForm, PolicyForm, add_service_error, posted
 from portal.models import Membership
+from portal.views.paging import paginate, query_without_page
+from tokens import format as token_format
 from tokens import services
 from tokens.actors import Actor
 from tokens.exceptions import TokenError
 from tokens.selectors import audit_events_visible_to
-
-AUDIT_PAGE_SIZE = 50
 
 
 def membership_or_404(request: HttpRequest, slug: str, *, admin: bool = False) -> Membership:
@@ -29,6 +28,23 @@ def membership_or_404(request: HttpRequest, slug: str, *, admin: bool = False) -
     if membership is None or (admin and not membership.is_admin):
         raise Http404("No such organisation")
     return membership
+
+
+def _pasted_secret_redirect(request: HttpRequest, field: str) -> HttpResponse | None:
+    """A whole token typed into a search box (GET) is a secret in a URL: browser history,
+    access logs. Send the browser on at once to the same search by its display prefix."""
+    term = request.GET.get(field, "").strip()
+    if not token_format.is_well_formed(term):
+        return None
+    query = request.GET.copy()
+    query[field] = token_format.display_prefix(term)
+    query.pop("page", None)
+    messages.warning(
+        request,
+        "That was a whole token, which is a secret: searched by its first eight characters "
+        f"({query[field]}) instead. If it was shared by mistake, revoke it.",
+    )
+    return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
 
 
 @login_required
@@ -51,11 +67,20 @@ def organization(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def organization_tokens(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request, slug, admin=True)
+    if pasted := _pasted_secret_redirect(request, "q"):
+        return pasted
     organization = membership.organization
+    filters = OrgTokenFilterForm(request.GET or None)
+    tokens = selectors.organization_tokens(organization)
+    if filters.is_valid():
+        tokens = selectors.filtered_tokens(tokens, **filters.cleaned_data)
     context = {
         "membership": membership,
         "organization": organization,
-        "tokens": list(selectors.organization_tokens(organization)),
+        "filters": filters,
+        "page": paginate(request, tokens),
+        "query": query_without_page(request),
+        "here": request.get_full_path(),
         "policy": services.policy_for(organization),
         "tab": "tokens",
     }
@@ -92,6 +117,8 @@ def organization_policy(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request, slug)
+    if pasted := _pasted_secret_redirect(request, "actor"):
+        return pasted
     organization = membership.organization
     filters = AuditFilterForm(request.GET or None)
     events = audit_events_visible_to(request.user, organization)
@@ -99,15 +126,12 @@ def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
         events = selectors.filtered_audit_log(
             events, **{k: v for k, v in filters.cleaned_data.items() if v}
         )
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "membership": membership,
         "organization": organization,
         "filters": filters,
-        "page": page,
-        "query": query.urlencode(),
+        "page": paginate(request, events),
+        "query": query_without_page(request),
         "actors": selectors.member_emails(organization),
         "tab": "audit",
     }

@@ -216,3 +216,30 @@ def test_screenshots_on_a_phone(phone_page, live_server, owner, org, tour, sign_
     shoot(page, "24-phone-org-findings")
     # Nothing may stick out sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_screenshot_of_a_long_token_list_with_pages(
+    page, live_server, org_admin, owner, org, sign_in, shoot
+):
+    now = timezone.now()
+    PersonalAccessToken.objects.bulk_create(
+        PersonalAccessToken(
+            owner=owner,
+            organization=org,
+            name=f"Gate sensor {number:03}",
+            display_prefix=f"qgp_{number:04}",
+            scopes=["fleet:read"],
+            created_at=now - timedelta(hours=number),
+            expires_at=now + timedelta(days=60),
+        )
+        for number in range(120)
+    )
+    sign_in(page, org_admin)
+    page.goto(f"{live_server.url}/orgs/{org.slug}/tokens/?page=2")
+    assert page.get_by_text("Page 2 of 3").is_visible()
+    page.get_by_role("link", name="Next →").click()
+    assert page.locator("table.list tbody tr").count() == 20
+    page.get_by_role("searchbox", name="Search").fill("Gate sensor 11")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("table.list tbody tr").count() == 10
+    shoot(page, "15-org-tokens-search")

@@ -68,7 +68,7 @@ def test_org_token_list_query_count_does_not_grow_with_tokens(
         issue(member, org, name=f"m{number}")
     services.policy_for(org)
     sign_in(client, org_admin)
-    # session, user, membership (+organisation), tokens (+owners), terminals, policy
+    # session, user, membership (+organisation), count, a page of tokens (+owners), policy
     with django_assert_num_queries(6):
         response = client.get(reverse("org_tokens", args=[org.slug]))
     assert response.content.decode().count("Revoke…") == 8
