@@ -305,6 +305,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Tokens: the "expired" audit line once per token; the policy's unused-token revocation.
     "tokens-expire-due": {"task": "tokens.expire_due_tokens", "schedule": 300.0},
     "tokens-revoke-unused": {"task": "tokens.revoke_unused_tokens", "schedule": 3600.0},
+    # API: forget Idempotency-Key answers after their 24 hours.
+    "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind; expiry notices.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     "notifications-expiry-notices": {
