@@ -43,4 +43,5 @@ urlpatterns = [
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
     # Account
     path("account/", account.account, name="account"),
+    path("account/password/", auth.ChangePasswordView.as_view(), name="password_change"),
 ]

@@ -14,13 +14,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_ratelimit.core import get_usage
 
 from portal import sudo
-from portal.forms import SignInForm, SudoForm
+from portal.forms import ChangePasswordForm, SignInForm, SudoForm
 from portal.models import Organization, User
 from portal.net import client_ip
 from tokens.actors import Actor
@@ -34,6 +34,7 @@ SIGN_IN_RATE_PER_ACCOUNT = "10/15m"
 RESET_RATE_PER_IP = "10/h"
 RESET_RATE_PER_ACCOUNT = "3/h"
 SUDO_RATE_PER_USER = "10/15m"
+PASSWORD_CHANGE_RATE_PER_USER = "10/15m"  # noqa: S105 - a rate, not a password
 
 
 def _ip_key(group: str, request: HttpRequest) -> str:
@@ -72,6 +73,7 @@ SIGN_IN_LIMITS = {
 RESET_IP_LIMIT = {"ip": (_ip_key, RESET_RATE_PER_IP)}
 RESET_ACCOUNT_LIMIT = {"account": (_account_key, RESET_RATE_PER_ACCOUNT)}
 SUDO_LIMIT = {"user": (_user_key, SUDO_RATE_PER_USER)}
+PASSWORD_CHANGE_LIMIT = {"user": (_user_key, PASSWORD_CHANGE_RATE_PER_USER)}
 
 
 def _organizations(user: User | None) -> list[Organization | None]:
@@ -195,3 +197,39 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
     return render(
         request, "registration/sudo.html", {"form": form, "next": next_url}, status=status
     )
+
+
+class ChangePasswordView(auth_views.PasswordChangeView):
+    """Change the password, knowing the current one (Django's view: the session stays signed
+    in, every other session of the account is signed out by the new password hash).
+
+    Wrong current passwords are limited like the sudo page's: a session left open must not be a
+    way to guess the password. The new password was just typed, so the sudo window opens.
+    """
+
+    form_class = ChangePasswordForm
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("account")
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if _limited(request, "password-change", PASSWORD_CHANGE_LIMIT):
+            context = self.get_context_data(form=self.get_form_class()(user=request.user))
+            context["rate_limited"] = True
+            return render(request, self.template_name, context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: ChangePasswordForm) -> HttpResponse:
+        response = super().form_valid(form)  # saves, keeps this session (cycling its key)
+        sudo.mark(self.request)
+        messages.success(
+            self.request,
+            "Your password is changed. Browsers signed in as you elsewhere are signed out.",
+        )
+        return response
+
+    def form_invalid(self, form: ChangePasswordForm) -> HttpResponse:
+        if form.has_error("old_password"):
+            _count_failure(self.request, "password-change", PASSWORD_CHANGE_LIMIT)
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response

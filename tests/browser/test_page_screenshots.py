@@ -184,6 +184,13 @@ def test_screenshots_of_the_main_pages(
 
     page.goto(f"{live_server.url}/account/")
     shoot(page, "08-account")
+    page.get_by_role("link", name="Change your password…").click()
+    page.get_by_label("Current password").fill("not it")
+    page.get_by_label("New password", exact=True).fill("short")
+    page.get_by_label("New password again").fill("short")
+    page.get_by_role("button", name="Change password").click()
+    assert page.get_by_text("That is not your current password").is_visible()
+    shoot(page, "08b-password-change-errors")
     page.goto(f"{live_server.url}/orgs/{org.slug}/audit/")
     shoot(page, "09-org-audit-member")
 
