@@ -21,6 +21,7 @@ from django.db import DatabaseError
 from django.db.models import CharField, OuterRef, StringAgg, Subquery, Value
 from django.db.models.functions import Cast
 from django.http import HttpRequest
+from django_ratelimit.core import get_usage
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -60,6 +61,14 @@ class TokenInQueryString(exceptions.APIException):
 
 class RateLimited(exceptions.Throttled):
     default_code = "rate_limited"
+    extra_detail_singular = extra_detail_plural = "Try again in {wait} seconds."
+
+
+class AddressRefused(exceptions.Throttled):
+    """Too many failed authentications from this address: even a valid token waits."""
+
+    default_code = "too_many_requests"
+    default_detail = "Too many failed authentications from this address."
     extra_detail_singular = extra_detail_plural = "Try again in {wait} seconds."
 
 
@@ -103,13 +112,20 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             self._fail(django_request, "malformed")
         secret_hash = services.hash_secret(parsed.token)
         now = time.time()
-        found = token_cache.lookup(secret_hash, now=now)
+        ip = client_ip(django_request)
+        found = token_cache.lookup(secret_hash, ip=ip, now=now)
+        if found.blocked_until is not None:
+            # Its next guess is not even checked, so guessing from one address stays slow.
+            django_request.qg_auth_failure = {
+                "reason": "address_blocked",
+                "token_prefix": parsed.display_prefix,
+            }
+            raise AddressRefused(wait=max(1, int(found.blocked_until - now)))
         state = found.state
         if state is None:
             state = self._load(django_request, secret_hash, parsed)
             token_cache.remember(secret_hash, state, now=now)
         reason = state.dead_reason(now)
-        ip = client_ip(django_request)
         if reason is None and not state.allows_ip(ip):
             reason = "ip_not_allowed"
         if reason is not None:
@@ -148,7 +164,8 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
 
     def _load(self, request: HttpRequest, secret_hash: str, parsed) -> TokenState:
         """One query: the secret, its token, the policy's rate limit and the terminal ids."""
-        row = _secret_rows().filter(secret_hash=secret_hash).first()
+        # The hash is unique: no ORDER BY (`.first()` would add one).
+        row = next(iter(_secret_rows().filter(secret_hash=secret_hash)[:1]), None)
         if row is None or not hmac.compare_digest(row.secret_hash, secret_hash):
             self._fail(request, "unknown", prefix=parsed.display_prefix)
         token: PersonalAccessToken = row.token
@@ -172,6 +189,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             "token_prefix": prefix,
         }
         if reason != "malformed":
+            _count_failure(request)
             try:
                 services.record_auth_failure(
                     reason=reason,
@@ -186,6 +204,32 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         raise InvalidToken()
 
 
+def _address(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
+def _count_failure(request: HttpRequest) -> None:
+    """Count a failed guess against the address (django-ratelimit); at the limit, block the
+    address in the token cache, which every request reads in the round trip it makes anyway.
+    Garbage (malformed tokens) is not counted: it can never succeed, and costs nothing."""
+    from django.conf import settings
+
+    rate = settings.QUAYGATE.get("API_AUTH_FAILURES_PER_IP", "30/m")
+    try:
+        usage = get_usage(
+            request, group="api:auth-failures", key=_address, rate=rate, increment=True
+        )
+    except Exception:  # the cache's own errors: fail open, the token limits still hold
+        logger.warning(
+            "Per-address limit api:auth-failures unavailable: cache error", exc_info=True
+        )
+        return
+    if usage is not None and usage["count"] >= usage["limit"]:
+        token_cache.block_address(
+            client_ip(request), until=time.time() + max(1, usage["time_left"])
+        )
+
+
 def _secret_rows():
     through = PersonalAccessToken.terminals.through
     terminal_ids = (
@@ -194,11 +238,19 @@ def _secret_rows():
         .annotate(ids=StringAgg(Cast("terminal_id", CharField()), delimiter=Value(",")))
         .values("ids")
     )
+    terminal_codes = (
+        through.objects.filter(personalaccesstoken_id=OuterRef("token_id"))
+        .values("personalaccesstoken_id")
+        .annotate(codes=StringAgg("terminal__code", delimiter=Value("\n")))
+        .values("codes")
+    )
     policy_rate = TokenPolicy.objects.filter(
         organization_id=OuterRef("token__organization_id")
     ).values("default_rate_limit_per_hour")[:1]
-    return TokenSecret.objects.select_related("token").annotate(
-        terminal_ids=Subquery(terminal_ids), policy_rate=Subquery(policy_rate)
+    return TokenSecret.objects.select_related("token__organization").annotate(
+        terminal_ids=Subquery(terminal_ids),
+        terminal_codes=Subquery(terminal_codes),
+        policy_rate=Subquery(policy_rate),
     )
 
 
@@ -210,9 +262,10 @@ def _state_of(row: TokenSecret) -> TokenState:
     from django.conf import settings
 
     token = row.token
-    terminal_ids = None
+    terminal_ids, terminal_codes = None, ()
     if token.terminal_access == PersonalAccessToken.TerminalAccess.SELECTED:
         terminal_ids = frozenset(int(i) for i in (row.terminal_ids or "").split(",") if i)
+        terminal_codes = tuple(sorted(c for c in (row.terminal_codes or "").split("\n") if c))
     valid_until = None
     if row.retired_at is not None:
         # Rotated out: accepted until the end of its overlap, or never (ended when retired).
@@ -234,6 +287,11 @@ def _state_of(row: TokenSecret) -> TokenState:
         expires_at=_epoch(token.expires_at),
         rate_limit_per_hour=int(rate),
         secret_valid_until=valid_until,
+        organization_name=token.organization.name,
+        terminal_codes=terminal_codes,
+        created_at=_epoch(token.created_at),
+        regenerated_at=_epoch(token.regenerated_at),
+        last_used_at=_epoch(token.last_used_at),
     )
 
 

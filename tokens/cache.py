@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 STATE_PREFIX = "qg:pat:"
 RATE_PREFIX = "qg:rl:"
 TOUCH_PREFIX = "qg:lu:"
+# An address refused for too many failed authentications, until the epoch second stored.
+BLOCK_PREFIX = "qg:ipblock:"
 RATE_WINDOW_SECONDS = 3600
 TOUCH_EVERY_SECONDS = 60
 _RETRY_AFTER_SECONDS = 5.0
@@ -57,6 +59,13 @@ class TokenState:
     rate_limit_per_hour: int
     # Set when the presented secret was rotated out but is still inside its overlap window.
     secret_valid_until: float | None = None
+    # For GET /api/v1/token without a query. last_used_at is as of the load: at most a
+    # minute or two behind (it is itself written at most once a minute).
+    organization_name: str = ""
+    terminal_codes: tuple[str, ...] = ()
+    created_at: float | None = None
+    regenerated_at: float | None = None
+    last_used_at: float | None = None
 
     @property
     def effective_scopes(self) -> frozenset[str]:
@@ -94,6 +103,11 @@ class TokenState:
             "x": self.expires_at,
             "r": self.rate_limit_per_hour,
             "v": self.secret_valid_until,
+            "on": self.organization_name,
+            "tc": list(self.terminal_codes),
+            "c": self.created_at,
+            "rg": self.regenerated_at,
+            "lu": self.last_used_at,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -112,6 +126,11 @@ class TokenState:
             expires_at=data["x"],
             rate_limit_per_hour=data["r"],
             secret_valid_until=data["v"],
+            organization_name=data.get("on", ""),
+            terminal_codes=tuple(data.get("tc", ())),
+            created_at=data.get("c"),
+            regenerated_at=data.get("rg"),
+            last_used_at=data.get("lu"),
         )
 
 
@@ -136,6 +155,7 @@ class Lookup:
     count: int  # requests in this window, this one included
     reset: int  # epoch seconds when the window ends
     touch: bool  # this request should record last_used_at / IP
+    blocked_until: float | None = None  # the address is refused until then (failed guesses)
 
 
 def window(now: float) -> tuple[int, int]:
@@ -186,6 +206,17 @@ class _LocalCounters:
         self._window = 0
         self._counts: dict[str, int] = {}
         self._touched: dict[str, float] = {}
+        self._blocked: dict[str, float] = {}
+
+    def block(self, ip: str, until: float) -> None:
+        with self._lock:
+            if len(self._blocked) > 100_000:
+                self._blocked.clear()
+            self._blocked[ip] = until
+
+    def blocked_until(self, ip: str, now: float) -> float | None:
+        until = self._blocked.get(ip)
+        return until if until is not None and until > now else None
 
     def hit(self, key: str, now: float) -> tuple[int, bool]:
         start, _ = window(now)
@@ -204,7 +235,7 @@ class _LocalCounters:
 
     def clear(self) -> None:
         with self._lock:
-            self._window, self._counts, self._touched = 0, {}, {}
+            self._window, self._counts, self._touched, self._blocked = 0, {}, {}, {}
 
 
 local_counters = _LocalCounters()
@@ -213,8 +244,9 @@ local_counters = _LocalCounters()
 # --- the three operations ---------------------------------------------------------------------
 
 
-def lookup(secret_hash: str, *, now: float | None = None) -> Lookup:
-    """Cached state, window count and touch decision for one request: one round trip."""
+def lookup(secret_hash: str, *, ip: str | None = None, now: float | None = None) -> Lookup:
+    """Cached state, window count, touch decision and whether `ip` is refused for failed
+    guesses, for one request: one round trip."""
     now = time.time() if now is None else now
     start, reset = window(now)
     client = _redis()
@@ -226,15 +258,38 @@ def lookup(secret_hash: str, *, now: float | None = None) -> Lookup:
             pipe.incr(rate_key)
             pipe.expire(rate_key, RATE_WINDOW_SECONDS + 60, nx=True)
             pipe.set(TOUCH_PREFIX + secret_hash, b"1", nx=True, ex=TOUCH_EVERY_SECONDS)
-            raw, count, _, touched = pipe.execute()
+            pipe.get(BLOCK_PREFIX + (ip or "-"))
+            raw, count, _, touched, blocked = pipe.execute()
         except redis.RedisError as error:
             _redis_failed(error)
         else:
             cached = raw is not None and raw != TOMBSTONE
             state = TokenState.from_json(raw) if cached else None
-            return Lookup(state=state, count=int(count), reset=reset, touch=bool(touched))
+            until = float(blocked) if blocked is not None else None
+            return Lookup(
+                state=state,
+                count=int(count),
+                reset=reset,
+                touch=bool(touched),
+                blocked_until=until if until is not None and until > now else None,
+            )
     count, touch = local_counters.hit(secret_hash, now)
-    return Lookup(state=None, count=count, reset=reset, touch=touch)
+    blocked_until = local_counters.blocked_until(ip or "-", now)
+    return Lookup(state=None, count=count, reset=reset, touch=touch, blocked_until=blocked_until)
+
+
+def block_address(ip: str | None, *, until: float, now: float | None = None) -> None:
+    """Refuse every token from `ip` until `until` (too many failed authentications)."""
+    now = time.time() if now is None else now
+    key = ip or "-"
+    client = _redis()
+    if client is not None:
+        try:
+            client.set(BLOCK_PREFIX + key, str(until), ex=max(1, int(until - now) + 1))
+            return
+        except redis.RedisError as error:
+            _redis_failed(error)
+    local_counters.block(key, until)
 
 
 def remember(secret_hash: str, state: TokenState, *, now: float | None = None) -> None:

@@ -20,18 +20,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.http import http_date
 from django_ratelimit.core import get_usage
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import idempotency
-from api.exceptions import IdempotencyKeyUsed, RequestTooLarge, TooManyRequests
+from api.exceptions import IdempotencyKeyUsed, RequestTooLarge
 from api.pagination import KeysetPagination
 from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
 from portal.net import client_ip
@@ -40,9 +39,6 @@ from tokens.cache import TokenState
 from tokens.permissions import HasScope
 
 logger = logging.getLogger(__name__)
-
-# Defaults; settings.QUAYGATE["API_AUTH_FAILURES_PER_IP"] overrides (django-ratelimit syntax).
-AUTH_FAILURES_PER_IP = "30/m"
 
 
 def ip_key(group: str, request: Any) -> str:
@@ -67,10 +63,6 @@ def address_limit(request: Any, *, group: str, rate: str, increment: bool) -> di
         return None
 
 
-def auth_failure_rate() -> str:
-    return getattr(settings, "QUAYGATE", {}).get("API_AUTH_FAILURES_PER_IP", AUTH_FAILURES_PER_IP)
-
-
 class ApiView(GenericAPIView):
     authentication_classes = [PersonalAccessTokenAuthentication]
     permission_classes = [HasScope]
@@ -86,23 +78,8 @@ class ApiView(GenericAPIView):
         """The calling token's state (authentication guarantees it in every handler)."""
         return self.request.auth
 
-    def perform_authentication(self, request: Request) -> None:
-        # An address that keeps failing is refused before its next guess is even checked.
-        usage = address_limit(
-            request, group="api:auth-failures", rate=auth_failure_rate(), increment=False
-        )
-        if usage is not None and usage["count"] >= usage["limit"]:
-            raise TooManyRequests(
-                wait=max(1, usage["time_left"]),
-                detail="Too many failed authentications from this address.",
-            )
-        try:
-            request.user  # noqa: B018 - DRF authenticates lazily; this is the trigger
-        except exceptions.AuthenticationFailed:
-            address_limit(
-                request, group="api:auth-failures", rate=auth_failure_rate(), increment=True
-            )
-            raise
+    # Authentication (tokens.authentication) also refuses an address that keeps failing: the
+    # check rides on the token cache's round trip, so a good request pays nothing for it.
 
     def validated_query(self, serializer_class: type) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.query_params)
