@@ -8,6 +8,8 @@ that says so until the window passes.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -36,6 +38,8 @@ RESET_RATE_PER_ACCOUNT = "3/h"
 SUDO_RATE_PER_USER = "10/15m"
 PASSWORD_CHANGE_RATE_PER_USER = "10/15m"  # noqa: S105 - a rate, not a password
 
+logger = logging.getLogger(__name__)
+
 
 def _ip_key(group: str, request: HttpRequest) -> str:
     return client_ip(request) or "unknown"
@@ -53,7 +57,11 @@ def _user_key(group: str, request: HttpRequest) -> str:
 def _limited(request: HttpRequest, group: str, rates: dict) -> bool:
     """True when any limit of `group` has used up its failures for the current window."""
     for name, (key, rate) in rates.items():
-        usage = get_usage(request, group=f"{group}:{name}", key=key, rate=rate, method="POST")
+        try:
+            usage = get_usage(request, group=f"{group}:{name}", key=key, rate=rate, method="POST")
+        except Exception:  # the cache is down: sign-in goes on; Argon2 still slows guessing
+            logger.warning("Sign-in limit %s unavailable: cache error", group, exc_info=True)
+            continue
         if usage is not None and usage["count"] >= usage["limit"]:
             return True
     return False
@@ -61,9 +69,12 @@ def _limited(request: HttpRequest, group: str, rates: dict) -> bool:
 
 def _count_failure(request: HttpRequest, group: str, rates: dict) -> None:
     for name, (key, rate) in rates.items():
-        get_usage(
-            request, group=f"{group}:{name}", key=key, rate=rate, method="POST", increment=True
-        )
+        try:
+            get_usage(
+                request, group=f"{group}:{name}", key=key, rate=rate, method="POST", increment=True
+            )
+        except Exception:
+            logger.warning("Sign-in limit %s unavailable: cache error", group, exc_info=True)
 
 
 SIGN_IN_LIMITS = {

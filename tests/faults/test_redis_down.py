@@ -63,11 +63,6 @@ def test_liveness_and_the_sign_in_page_answer_with_redis_down(client):
     assert response.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/views/auth.py calls django-ratelimit's get_usage unguarded: a cache error "
-    "is a 500 on sign-in (the API's address_limit fails open instead). Reported.",
-)
 def test_signing_in_works_with_redis_down(client, owner):
     response = client.post("/login/", {"username": owner.email, "password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
