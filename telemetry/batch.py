@@ -11,11 +11,12 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from telemetry.models import UsageRecord
+
+_USAGE = UsageRecord._meta.db_table
 
 HOUR = timedelta(hours=1)
 # Beyond this many separate hour ranges, one [first, last] range is cheaper to express.
@@ -28,19 +29,19 @@ class Batch:
     hi_id: int  # inclusive
     now: datetime
     hours: tuple[datetime, ...] = field(default=())
-    # Work shared by several rules within one pass (see sightings.collect_values).
+    # Work shared by several rules within one pass (see summarize, sightings.collect_values).
     memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def between(cls, lo_id: int, hi_id: int, *, now: datetime | None = None) -> "Batch":
-        rows = UsageRecord.objects.filter(id__gt=lo_id, id__lte=hi_id)
-        hours = (
-            rows.annotate(hour=TruncHour("created_at"))
-            .values_list("hour", flat=True)
-            .order_by("hour")
-            .distinct()
-        )
-        return cls(lo_id, hi_id, now or timezone.now(), tuple(hours))
+        unsized = cls(lo_id, hi_id, now or timezone.now())
+        summary = summarize(unsized)
+        hours = [
+            as_datetime(row["hour"])
+            for row in fetch(f"SELECT DISTINCT hour FROM {summary} ORDER BY hour", [])  # noqa: S608
+        ]
+        # The same memo: the summary just built belongs to this batch too.
+        return cls(lo_id, hi_id, unsized.now, tuple(hours), memo=unsized.memo)
 
     @property
     def empty(self) -> bool:
@@ -76,6 +77,56 @@ class Batch:
 
     def reportable(self, moment: datetime, max_age_hours: float) -> bool:
         return moment >= self.now - timedelta(hours=max_age_hours)
+
+
+# --- One aggregate scan per batch ---------------------------------------------------------------
+
+SUMMARY = "qg_batch_summary"
+_summary_holds: object = None
+
+
+def summarize(batch: Batch) -> str:
+    """Group the batch's rows once, by every column a rule looks at, into a temporary table.
+
+    A 2,000,000-row batch of partner traffic folds into a few tens of thousands of rows (one per
+    token, hour, IP, country, user agent, status, prefix and failure reason), so the rules, the
+    sightings and the roll-up's token list read that instead of each scanning the batch again.
+    Returns the table's name. Temporary tables are never WAL-logged and vanish with the
+    connection; the marker says whether the table still holds *this* batch (another batch may
+    have been summarised on the same connection since).
+    """
+    global _summary_holds
+    marker = batch.memo.get("summary")
+    if marker is not None and marker is _summary_holds:
+        return SUMMARY
+    timestamp = "timestamptz" if is_postgres() else "datetime"
+    ip_type = "inet" if is_postgres() else "varchar(39)"
+    execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {SUMMARY} (token_id bigint, organization_id bigint, "
+        f"hour {timestamp}, ip {ip_type}, country varchar(2), user_agent varchar(300), "
+        "status smallint, token_prefix varchar(8), auth_failure varchar(32), requests bigint, "
+        f"first_at {timestamp}, last_at {timestamp})",
+        [],
+    )
+    execute(f"{'TRUNCATE' if is_postgres() else 'DELETE FROM'} {SUMMARY}", [])
+    hour = hour_sql("u.created_at")
+    execute(
+        f"""
+        INSERT INTO {SUMMARY} (token_id, organization_id, hour, ip, country, user_agent, status,
+                               token_prefix, auth_failure, requests, first_at, last_at)
+        SELECT u.token_id, u.organization_id, {hour}, u.ip, u.country, u.user_agent, u.status,
+               u.token_prefix, u.auth_failure, COUNT(*), MIN(u.created_at), MAX(u.created_at)
+        FROM {_USAGE} u
+        WHERE u.id > %s AND u.id <= %s
+        GROUP BY u.token_id, u.organization_id, {hour}, u.ip, u.country, u.user_agent, u.status,
+                 u.token_prefix, u.auth_failure
+        """,  # noqa: S608 (constant identifiers; values are parameters)
+        [batch.lo_id, batch.hi_id],
+    )
+    if is_postgres():
+        execute(f"ANALYZE {SUMMARY}", [])  # autovacuum never analyses temporary tables
+    batch.memo["summary"] = _summary_holds = object()
+    return SUMMARY
 
 
 # --- SQL dialect ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from telemetry.batch import Batch, execute, hour_sql, is_postgres
+from telemetry.batch import Batch, execute, hour_sql, is_postgres, summarize
 from telemetry.conf import setting
 from telemetry.models import TokenSighting, UsageHourly, UsageRecord
 
@@ -44,8 +44,8 @@ def roll_up_hours(batch: Batch) -> int:
                    SUM(CASE WHEN u.status >= 400 AND u.status < 500 THEN 1 ELSE 0 END) AS s4,
                    SUM(CASE WHEN u.status >= 500 THEN 1 ELSE 0 END) AS s5
             FROM {_USAGE} u
-            WHERE u.token_id IN (SELECT DISTINCT b.token_id FROM {_USAGE} b
-                                 WHERE b.id > %s AND b.id <= %s AND b.token_id IS NOT NULL)
+            WHERE u.token_id IN (SELECT DISTINCT b.token_id FROM {summarize(batch)} b
+                                 WHERE b.token_id IS NOT NULL)
               AND u.organization_id IS NOT NULL AND {touched}
             GROUP BY u.token_id, {hour}, u.ip, u.country
         ) u
@@ -57,7 +57,7 @@ def roll_up_hours(batch: Batch) -> int:
             status_5xx = excluded.status_5xx, distinct_ips = excluded.distinct_ips,
             countries = excluded.countries
     """  # noqa: S608 (constant identifiers; values are parameters)
-    return execute(sql, [batch.lo_id, batch.hi_id, *params])
+    return execute(sql, params)
 
 
 def purge_old_usage(*, now=None, batch_size: int | None = None) -> int:

@@ -18,7 +18,8 @@ from telemetry.batch import (
     Batch,
     as_datetime,
     fetch,
-    hour_sql,
+    ip_text_sql,
+    summarize,
 )
 from telemetry.centroids import distance_km
 from telemetry.conf import anomaly_setting
@@ -136,11 +137,10 @@ def new_user_agent(batch: Batch) -> list[Finding]:
 def impossible_travel(batch: Batch) -> list[Finding]:
     """The same token from two countries farther apart than travel allows in the time between.
 
-    Uses are bucketed per token, country and hour in SQL; a window function keeps only the
+    Uses are bucketed per token, country and hour in SQL (from the batch's summary); a window function keeps only the
     buckets where the country changes. The first bucket of each token is compared with the last
     country seen before the batch (TokenSighting).
     """
-    hour_expr = hour_sql("u.created_at")
     changes = fetch(
         f"""
         SELECT token_id, organization_id, country, first_at, last_at, prev_country, prev_last
@@ -149,16 +149,16 @@ def impossible_travel(batch: Batch) -> list[Finding]:
                    LAG(b.country) OVER w AS prev_country, LAG(b.last_at) OVER w AS prev_last
             FROM (
                 SELECT u.token_id, MAX(u.organization_id) AS organization_id, u.country,
-                       MIN(u.created_at) AS first_at, MAX(u.created_at) AS last_at
-                FROM {_USAGE} u
-                WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL AND u.country <> ''
-                GROUP BY u.token_id, u.country, {hour_expr}
+                       MIN(u.first_at) AS first_at, MAX(u.last_at) AS last_at
+                FROM {summarize(batch)} u
+                WHERE u.token_id IS NOT NULL AND u.country <> ''
+                GROUP BY u.token_id, u.country, u.hour
             ) b
             WINDOW w AS (PARTITION BY b.token_id ORDER BY b.first_at, b.last_at)
         ) x
         WHERE prev_country IS NULL OR prev_country <> country
-        """,  # noqa: S608 (constant identifiers; values are parameters)
-        [batch.lo_id, batch.hi_id],
+        """,  # noqa: S608 (constant identifiers)
+        [],
     )
     firsts = [row for row in changes if row["prev_country"] is None]
     before = _last_country_before(
@@ -241,7 +241,7 @@ def volume_spike(batch: Batch) -> list[Finding]:
     candidates = list(
         UsageHourly.objects.filter(
             batch.in_touched_hours("hour"),
-            token_id__in=batch.rows().filter(token_id__isnull=False).values("token_id"),
+            token_id__in=batch_keys(batch, "token_id", "token_id IS NOT NULL"),
             requests__gte=floor,
         ).values("token_id", "organization_id", "hour", "requests")
     )
@@ -291,13 +291,25 @@ def volume_spike(batch: Batch) -> list[Finding]:
 # --- Bursts: failed authentication, scope denials ----------------------------------------------
 
 
-def _hourly_counts(batch: Batch, condition: Q, group_by: str, threshold: int) -> list[dict]:
-    """Per `group_by` value seen in the batch under `condition`: counts per touched hour."""
+def batch_keys(batch: Batch, column: str, where: str) -> list[Any]:
+    """The distinct values of a column among the batch's rows matching `where` (SQL over the
+    batch's summary, whose columns are the usage log's): a handful of IPs, prefixes or tokens."""
+    expression = ip_text_sql(column) if column == "ip" else column
+    rows = fetch(
+        f"SELECT DISTINCT {expression} AS k FROM {summarize(batch)} WHERE {where}",  # noqa: S608
+        [],
+    )
+    return [row["k"] for row in rows]
+
+
+def _hourly_counts(
+    batch: Batch, condition: Q, group_by: str, threshold: int, *, keys_where: str
+) -> list[dict]:
+    """Per `group_by` value seen in the batch under `condition` (`keys_where`, the same in SQL):
+    counts per touched hour."""
     # The keys are fetched first (a handful of IPs, prefixes or tokens) and passed as a list:
     # as a correlated IN-subquery PostgreSQL may probe the batch once per matching row.
-    keys = list(
-        batch.rows().filter(condition).order_by().values_list(group_by, flat=True).distinct()
-    )
+    keys = batch_keys(batch, group_by, keys_where)
     if not keys:
         return []
     return list(
@@ -331,7 +343,11 @@ def failed_auth_burst(batch: Batch) -> list[Finding]:
     failed = Q(status=401)
     findings = []
     for row in _hourly_counts(
-        batch, failed & Q(ip__isnull=False), "ip", anomaly_setting("FAILED_AUTH_PER_IP_PER_HOUR")
+        batch,
+        failed & Q(ip__isnull=False),
+        "ip",
+        anomaly_setting("FAILED_AUTH_PER_IP_PER_HOUR"),
+        keys_where="status = 401 AND ip IS NOT NULL",
     ):
         if batch.reportable(row["last"], _max_age()):
             findings.append(_burst(Rule.FAILED_AUTH_BURST, f"ip:{row['ip']}", row, None, None))
@@ -341,6 +357,7 @@ def failed_auth_burst(batch: Batch) -> list[Finding]:
             failed & ~Q(token_prefix=""),
             "token_prefix",
             anomaly_setting("FAILED_AUTH_PER_PREFIX_PER_HOUR"),
+            keys_where="status = 401 AND token_prefix <> ''",
         )
     )
     tokens = _tokens_by_prefix({row["token_prefix"] for row in rows})
@@ -360,6 +377,7 @@ def scope_denied_burst(batch: Batch) -> list[Finding]:
         Q(status=403, token__isnull=False),
         "token_id",
         anomaly_setting("SCOPE_DENIED_PER_TOKEN_PER_HOUR"),
+        keys_where="status = 403 AND token_id IS NOT NULL",
     ):
         if batch.reportable(row["last"], _max_age()):
             findings.append(
@@ -387,14 +405,19 @@ def _burst(rule: str, subject: str, row: dict, token_id, organization_id) -> Fin
 
 def revoked_token_used(batch: Batch) -> list[Finding]:
     """A revoked or expired token still presented (a deployment still holds it, or a thief)."""
-    rows = list(
-        batch.rows()
-        .filter(auth_failure__in=DEAD_TOKEN_REASONS)
-        .exclude(token__isnull=True, token_prefix="")
-        .values("token_id", "organization_id", "token_prefix", "auth_failure")
-        .annotate(count=Count("id"), first=Min("created_at"), last=Max("created_at"))
-        .order_by()
-    )
+    rows = [
+        row | {"first": as_datetime(row["first"]), "last": as_datetime(row["last"])}
+        for row in fetch(
+            f"""
+            SELECT token_id, organization_id, token_prefix, auth_failure,
+                   SUM(requests) AS count, MIN(first_at) AS first, MAX(last_at) AS last
+            FROM {summarize(batch)}
+            WHERE auth_failure IN (%s, %s) AND NOT (token_id IS NULL AND token_prefix = '')
+            GROUP BY token_id, organization_id, token_prefix, auth_failure
+            """,  # noqa: S608 (constant identifiers; values are parameters)
+            list(DEAD_TOKEN_REASONS),
+        )
+    ]
     unresolved = {row["token_prefix"] for row in rows if row["token_id"] is None}
     tokens = _tokens_by_prefix(unresolved, revoked_at__isnull=False) if unresolved else {}
     expired = _tokens_by_prefix(unresolved, revoked_at__isnull=True) if unresolved else {}

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from telemetry.batch import (
+    SUMMARY,
     Batch,
     as_datetime,
     db_datetime,
@@ -16,10 +17,10 @@ from telemetry.batch import (
     fetch,
     ip_text_sql,
     is_postgres,
+    summarize,
 )
-from telemetry.models import TokenSighting, UsageRecord
+from telemetry.models import TokenSighting
 
-_USAGE = UsageRecord._meta.db_table
 _SIGHTING = TokenSighting._meta.db_table
 
 _SIGHTING_COLUMNS = {
@@ -42,7 +43,8 @@ def collect_values(batch: Batch) -> None:
     """Aggregate the batch once per (token, kind, value) into a temporary table.
 
     The three new-value rules and remember_sightings all read this small table instead of each
-    grouping the batch again. On PostgreSQL one scan with GROUPING SETS fills it.
+    grouping the batch again. On PostgreSQL one scan of the batch's summary with GROUPING SETS
+    fills it.
     """
     global _table_holds
     marker = batch.memo.get("values")
@@ -56,12 +58,15 @@ def collect_values(batch: Batch) -> None:
         [],
     )
     execute(f"DELETE FROM {_VALUES}", [])  # noqa: S608 (constant identifier)
-    execute(_collect_sql(), [batch.lo_id, batch.hi_id] * (1 if is_postgres() else 3))
+    summarize(batch)
+    execute(_collect_sql(), [])
     batch.memo["values"] = _table_holds = object()
 
 
 def _collect_sql() -> str:
+    # From the batch's summary (batch.summarize), tens of thousands of rows rather than millions.
     columns = "token_id, organization_id, kind, value, first_at, last_at, requests"
+    summary = SUMMARY
     if is_postgres():
         ip = ip_text_sql("u.ip")
         return f"""
@@ -72,26 +77,25 @@ def _collect_sql() -> str:
                             WHEN GROUPING({ip}) = 0 THEN 'ip' ELSE 'user_agent' END AS kind,
                        CASE WHEN GROUPING(u.country) = 0 THEN u.country
                             WHEN GROUPING({ip}) = 0 THEN {ip} ELSE u.user_agent END AS value,
-                       MIN(u.created_at), MAX(u.created_at), COUNT(*)
-                FROM {_USAGE} u
-                WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
+                       MIN(u.first_at), MAX(u.last_at), SUM(u.requests)
+                FROM {summary} u
+                WHERE u.token_id IS NOT NULL
                 GROUP BY GROUPING SETS (
                     (u.token_id, u.country), (u.token_id, {ip}), (u.token_id, u.user_agent))
             ) g
             WHERE g.value IS NOT NULL AND g.value <> ''
-        """  # noqa: S608 (constant identifiers; values are parameters)
+        """  # noqa: S608 (constant identifiers)
     parts = []
     for kind in _SIGHTING_COLUMNS:
         value = _value_sql(kind)
         parts.append(
             f"""
             SELECT u.token_id, MAX(u.organization_id), '{kind}', {value},
-                   MIN(u.created_at), MAX(u.created_at), COUNT(*)
-            FROM {_USAGE} u
-            WHERE u.id > %s AND u.id <= %s AND u.token_id IS NOT NULL
-              AND {value} IS NOT NULL AND {value} <> ''
+                   MIN(u.first_at), MAX(u.last_at), SUM(u.requests)
+            FROM {summary} u
+            WHERE u.token_id IS NOT NULL AND {value} IS NOT NULL AND {value} <> ''
             GROUP BY u.token_id, {value}
-            """  # noqa: S608 (constant identifiers; values are parameters)
+            """  # noqa: S608 (constant identifiers)
         )
     return f"INSERT INTO {_VALUES} ({columns}) " + " UNION ALL ".join(parts)
 
