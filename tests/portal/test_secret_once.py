@@ -157,11 +157,6 @@ def test_the_middleware_leaves_requests_without_a_session_alone():
     assert reached == [request]
 
 
-@pytest.mark.xfail(
-    MIDDLEWARE not in django_settings.MIDDLEWARE,
-    reason="waits for the lead to add PendingSecretMiddleware to portal/settings.py",
-    strict=True,
-)
 def test_the_site_runs_the_pending_secret_middleware_after_sessions_and_auth():
     middleware = django_settings.MIDDLEWARE
     assert MIDDLEWARE in middleware
