@@ -30,13 +30,13 @@ def roll_up_hours(batch: Batch) -> int:
     touched, params = batch.touched_hours_sql("u.created_at")
     hour = hour_sql("u.created_at")
     # Two levels: a hash aggregate per (token, hour, ip, country) over the rows, then a small
-    # one per (token, hour). COUNT(DISTINCT) straight over the rows would sort them all.
+    # one per (token, hour). COUNT(DISTINCT) straight over the rows would sort them all. The
+    # first level is a MATERIALIZED CTE so that it is planned on its own: PostgreSQL expects
+    # about one group per row (millions; it cannot know traffic repeats) and, planned together,
+    # would sort all the rows on disk for the outer COUNT(DISTINCT) instead of hashing them
+    # into the few thousand groups there are and sorting those.
     sql = f"""
-        INSERT INTO {_HOURLY} (token_id, organization_id, hour, requests, status_2xx,
-                               status_3xx, status_4xx, status_5xx, distinct_ips, countries)
-        SELECT u.token_id, MAX(u.organization_id), u.hour, SUM(u.requests), SUM(u.s2),
-               SUM(u.s3), SUM(u.s4), SUM(u.s5), COUNT(DISTINCT u.ip), {_countries_sql()}
-        FROM (
+        WITH u AS MATERIALIZED (
             SELECT u.token_id, MAX(u.organization_id) AS organization_id, {hour} AS hour,
                    u.ip, u.country, COUNT(*) AS requests,
                    SUM(CASE WHEN u.status >= 200 AND u.status < 300 THEN 1 ELSE 0 END) AS s2,
@@ -48,7 +48,12 @@ def roll_up_hours(batch: Batch) -> int:
                                  WHERE b.token_id IS NOT NULL)
               AND u.organization_id IS NOT NULL AND {touched}
             GROUP BY u.token_id, {hour}, u.ip, u.country
-        ) u
+        )
+        INSERT INTO {_HOURLY} (token_id, organization_id, hour, requests, status_2xx,
+                               status_3xx, status_4xx, status_5xx, distinct_ips, countries)
+        SELECT u.token_id, MAX(u.organization_id), u.hour, SUM(u.requests), SUM(u.s2),
+               SUM(u.s3), SUM(u.s4), SUM(u.s5), COUNT(DISTINCT u.ip), {_countries_sql()}
+        FROM u
         WHERE 1 = 1
         GROUP BY u.token_id, u.hour
         ON CONFLICT (token_id, hour) DO UPDATE SET
