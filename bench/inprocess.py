@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import TruncHour
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -82,9 +83,14 @@ def token_verification(secret: str, *, calls: int = 2000) -> Verification:
     valid()  # the first call loads the state into the cache, like the first request would
     with CaptureQueriesContext(connection) as queries:
         refused(bad)()
+    # The failed-guess limit would refuse this address after 30 wrong secrets without
+    # looking them up; the figure is the cost of looking one up, so lift the limit here.
+    unlimited = {**settings.QUAYGATE, "API_AUTH_FAILURES_PER_IP": "100000000/m"}
+    with override_settings(QUAYGATE=unlimited):
+        wrong_secret_us = _per_call_us(refused(wrong), calls // 4)
     return Verification(
         valid_us=_per_call_us(valid, calls),
-        wrong_secret_us=_per_call_us(refused(wrong), calls // 4),
+        wrong_secret_us=wrong_secret_us,
         bad_checksum_us=_per_call_us(refused(bad), calls),
         bad_checksum_queries=len(queries.captured_queries),
     )
