@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from telemetry.batch import Batch, execute, hour_sql, is_postgres, summarize
+from telemetry.batch import Batch, as_datetime, execute, fetch, hour_sql, is_postgres, summarize
 from telemetry.conf import setting
 from telemetry.models import TokenSighting, UsageHourly, UsageRecord
 
@@ -24,9 +24,65 @@ def _countries_sql() -> str:
 
 
 def roll_up_hours(batch: Batch) -> int:
-    """Upsert the UsageHourly rows of every token and hour the batch touched."""
+    """Upsert the UsageHourly rows of every token and hour the batch touched.
+
+    An hour whose rows all lie in the batch is rolled up from the batch's summary (tens of
+    thousands of rows); only the hours the batch shares with rows outside it (a burst
+    straddling two passes, a late drain) are recounted from the usage log.
+    """
     if batch.empty:
         return 0
+    shared = Batch(batch.lo_id, batch.hi_id, batch.now, _shared_hours(batch), memo=batch.memo)
+    count = _roll_up_from_summary(batch, excluding=shared)
+    if not shared.empty:
+        count += _roll_up_from_usage(shared)
+    return count
+
+
+def _shared_hours(batch: Batch) -> tuple:
+    """The touched hours that also hold rows outside the batch. On PostgreSQL the two BRIN
+    indexes (created_at, id) leave only the block ranges at the batch's edges to read."""
+    touched, params = batch.touched_hours_sql("u.created_at")
+    rows = fetch(
+        f"""
+        SELECT DISTINCT {hour_sql("u.created_at")} AS hour FROM {_USAGE} u
+        WHERE {touched} AND (u.id <= %s OR u.id > %s)
+        """,  # noqa: S608 (constant identifiers; values are parameters)
+        [*params, batch.lo_id, batch.hi_id],
+    )
+    return tuple(sorted(as_datetime(row["hour"]) for row in rows))
+
+
+_UPSERT = """
+    ON CONFLICT (token_id, hour) DO UPDATE SET
+        requests = excluded.requests, status_2xx = excluded.status_2xx,
+        status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,
+        status_5xx = excluded.status_5xx, distinct_ips = excluded.distinct_ips,
+        countries = excluded.countries
+"""
+
+
+def _roll_up_from_summary(batch: Batch, *, excluding: Batch) -> int:
+    shared, params = excluding.touched_hours_sql("u.hour")
+    sql = f"""
+        INSERT INTO {_HOURLY} (token_id, organization_id, hour, requests, status_2xx,
+                               status_3xx, status_4xx, status_5xx, distinct_ips, countries)
+        SELECT u.token_id, MAX(u.organization_id), u.hour, SUM(u.requests),
+               SUM(CASE WHEN u.status >= 200 AND u.status < 300 THEN u.requests ELSE 0 END),
+               SUM(CASE WHEN u.status >= 300 AND u.status < 400 THEN u.requests ELSE 0 END),
+               SUM(CASE WHEN u.status >= 400 AND u.status < 500 THEN u.requests ELSE 0 END),
+               SUM(CASE WHEN u.status >= 500 THEN u.requests ELSE 0 END),
+               COUNT(DISTINCT u.ip), {_countries_sql()}
+        FROM {summarize(batch)} u
+        WHERE u.token_id IS NOT NULL AND u.organization_id IS NOT NULL AND NOT {shared}
+        GROUP BY u.token_id, u.hour
+        {_UPSERT}
+    """  # noqa: S608 (constant identifiers; values are parameters)
+    return execute(sql, params)
+
+
+def _roll_up_from_usage(batch: Batch) -> int:
+    """Recount the batch's tokens in `batch.hours` from every usage row of those hours."""
     touched, params = batch.touched_hours_sql("u.created_at")
     hour = hour_sql("u.created_at")
     # Two levels: a hash aggregate per (token, hour, ip, country) over the rows, then a small
@@ -56,11 +112,7 @@ def roll_up_hours(batch: Batch) -> int:
         FROM u
         WHERE 1 = 1
         GROUP BY u.token_id, u.hour
-        ON CONFLICT (token_id, hour) DO UPDATE SET
-            requests = excluded.requests, status_2xx = excluded.status_2xx,
-            status_3xx = excluded.status_3xx, status_4xx = excluded.status_4xx,
-            status_5xx = excluded.status_5xx, distinct_ips = excluded.distinct_ips,
-            countries = excluded.countries
+        {_UPSERT}
     """  # noqa: S608 (constant identifiers; values are parameters)
     return execute(sql, params)
 
