@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from notifications import services as notification_services
 from notifications.models import Notification
-from portal.admin_utils import LargeTableAdmin
+from portal.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.admin import BOTH_LOCATIONS
@@ -20,7 +20,7 @@ MAX_RETRIES_AT_ONCE = 1000
 
 
 @admin.register(Notification)
-class NotificationAdmin(LargeTableAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "created_at",
         "kind",
@@ -55,15 +55,6 @@ class NotificationAdmin(LargeTableAdmin):
     readonly_fields = fields
 
     # Rows are written by services (the outbox) and sent by workers; the form is display-only.
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_retry_permission(self, request, obj=None):
         return request.user.has_perm("notifications.change_notification")
 

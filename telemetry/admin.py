@@ -169,7 +169,7 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
 
 @admin.register(Anomaly)
-class AnomalyAdmin(LargeTableAdmin):
+class AnomalyAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "last_seen",
         "rule",
@@ -211,15 +211,6 @@ class AnomalyAdmin(LargeTableAdmin):
 
     # Findings are made by detection and never deleted; their state changes only through the
     # actions below (telemetry.services), so the form itself is display-only.
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_manage_permission(self, request, obj=None):
         return request.user.has_perm("telemetry.change_anomaly")
 

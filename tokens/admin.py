@@ -204,7 +204,7 @@ class OpenAnomaliesFilter(admin.SimpleListFilter):
 
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(LargeTableAdmin):
+class PersonalAccessTokenAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "name",
         "display_prefix",
@@ -275,15 +275,6 @@ class PersonalAccessTokenAdmin(LargeTableAdmin):
 
     # Tokens are born through services (portal, API, command) and never deleted (revoked
     # instead, keeping their audit trail); the form is display-only, even for superusers.
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_revoke_permission(self, request, obj=None):
         return may_revoke(request)
 
