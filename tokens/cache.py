@@ -1,8 +1,9 @@
 """The shared cache in front of token verification, and the per-token rate-limit counter.
 
-One Redis round trip per API request does three things in a pipeline: read the token's cached
-state, count the request in the current hour's window, and decide whether this request is the
-one that updates `last_used_at` this minute. Keys are the token's keyed hash (never the secret),
+One Redis round trip per API request does four things in one write: read the token's cached
+state, count the request in the current hour's window, decide whether this request is the one
+that updates `last_used_at` this minute, and read whether the address is blocked for failed
+guesses (portal.hotredis says why it bypasses redis-py's pipeline). Keys are the token's keyed hash (never the secret),
 so the pipeline needs nothing we don't already hold before the first query.
 
 The cached state is dropped on commit by every service that changes a token (`forget`), so a
@@ -22,12 +23,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import redis
 from django.conf import settings
 
+from portal import hotredis
 from tokens import scopes as scope_rules
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,9 @@ class TokenState:
     created_at: float | None = None
     regenerated_at: float | None = None
     last_used_at: float | None = None
+    # What requests derive from the state (response headers, the token's own payload), worked
+    # out once per process: a cached state is decoded once and then serves many requests.
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @property
     def effective_scopes(self) -> frozenset[str]:
@@ -149,6 +154,23 @@ def _ip_in(ip: str | None, cidrs: tuple[str, ...]) -> bool:
     return any(address in network for network in _networks(cidrs))
 
 
+# Decoded states by their cached bytes. Redis answers every request with the same bytes until
+# the state changes (a change writes a tombstone, then new bytes), so decoding once per process
+# is enough; Redis is still asked on every request, so nothing here can outlive a revocation.
+_DECODED_MAX = 4096
+_decoded_states: dict[bytes, TokenState] = {}
+
+
+def _decoded(raw: bytes) -> TokenState:
+    state = _decoded_states.get(raw)
+    if state is None:
+        state = TokenState.from_json(raw)
+        if len(_decoded_states) >= _DECODED_MAX:
+            _decoded_states.clear()
+        _decoded_states[raw] = state
+    return state
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
     state: TokenState | None  # None: not cached (or no shared cache)
@@ -175,11 +197,17 @@ def _client_for(url: str) -> redis.Redis:
 _redis_down_until = 0.0
 
 
-def _redis() -> redis.Redis | None:
+def _redis_url() -> str:
+    """REDIS_URL, or "" without Redis or while the circuit breaker says it is down."""
     url = getattr(settings, "REDIS_URL", "")
     if not url or time.monotonic() < _redis_down_until:
-        return None
-    return _client_for(url)
+        return ""
+    return url
+
+
+def _redis() -> redis.Redis | None:
+    url = _redis_url()
+    return _client_for(url) if url else None
 
 
 def _redis_failed(error: Exception) -> None:
@@ -249,22 +277,26 @@ def lookup(secret_hash: str, *, ip: str | None = None, now: float | None = None)
     guesses, for one request: one round trip."""
     now = time.time() if now is None else now
     start, reset = window(now)
-    client = _redis()
-    if client is not None:
+    url = _redis_url()
+    if url:
         rate_key = f"{RATE_PREFIX}{secret_hash}:{start}"
         try:
-            pipe = client.pipeline(transaction=False)
-            pipe.get(STATE_PREFIX + secret_hash)
-            pipe.incr(rate_key)
-            pipe.expire(rate_key, RATE_WINDOW_SECONDS + 60, nx=True)
-            pipe.set(TOUCH_PREFIX + secret_hash, b"1", nx=True, ex=TOUCH_EVERY_SECONDS)
-            pipe.get(BLOCK_PREFIX + (ip or "-"))
-            raw, count, _, touched, blocked = pipe.execute()
+            raw, count, _, touched, blocked = hotredis.execute(
+                _client_for,
+                url,
+                (
+                    ("GET", STATE_PREFIX + secret_hash),
+                    ("INCR", rate_key),
+                    ("EXPIRE", rate_key, RATE_WINDOW_SECONDS + 60, "NX"),
+                    ("SET", TOUCH_PREFIX + secret_hash, b"1", "NX", "EX", TOUCH_EVERY_SECONDS),
+                    ("GET", BLOCK_PREFIX + (ip or "-")),
+                ),
+            )
         except redis.RedisError as error:
             _redis_failed(error)
         else:
             cached = raw is not None and raw != TOMBSTONE
-            state = TokenState.from_json(raw) if cached else None
+            state = _decoded(raw) if cached else None
             until = float(blocked) if blocked is not None else None
             return Lookup(
                 state=state,

@@ -25,7 +25,7 @@ from notifications.tasks import sweep_outbox
 from telemetry.conf import setting
 from telemetry.models import UsageRecord
 from telemetry.tasks import drain_usage_stream_task
-from telemetry.usage import drain_usage_stream, stream_command
+from telemetry.usage import drain_usage_stream, xadd_command
 from tests.conftest import require
 from tests.notifications.test_delivery_end_to_end import SmtpServer
 from tests.support.worker import celery_worker, wait_for
@@ -77,7 +77,7 @@ def test_a_drain_killed_mid_task_loses_nothing_and_doubles_nothing(services_up):
     records = [usage_record(n) for n in range(ROWS)]
     pipeline = client.pipeline(transaction=False)
     for record in records:
-        stream_command(pipeline, record)
+        pipeline.execute_command(*xadd_command(record))
     pipeline.execute()
 
     with celery_worker() as worker:

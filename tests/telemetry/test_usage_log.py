@@ -128,3 +128,20 @@ def stream_key(_client) -> str:
     from telemetry.conf import setting
 
     return setting("USAGE_STREAM_KEY")
+
+
+def test_a_record_redis_refuses_is_stored_directly_and_only_once(client, token, stream):
+    from portal import hotredis
+
+    # The stream key holds a string: Redis answers the XADD with WRONGTYPE. The request does
+    # not wait for that answer; the next round trip on the connection reads it and the record
+    # goes to the database instead of being lost.
+    stream.set(stream_key(stream), "not a stream")
+    response = client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
+    assert response.status_code == 200
+    assert not UsageRecord.objects.exists()  # the refusal is not read yet
+    hotredis.settle()
+    row = UsageRecord.objects.get()
+    assert (row.token_id, row.status) == (token.id, 200)
+    hotredis.settle()  # nothing more is owed: still one row
+    assert UsageRecord.objects.count() == 1
