@@ -320,14 +320,22 @@ def token_response_headers(request: Request | HttpRequest) -> dict[str, str]:
     state: TokenState | None = getattr(django_request, "qg_token", None)
     headers: dict[str, str] = {}
     if state is not None:
-        headers["X-Token-Scopes"] = ", ".join(state.scopes)
-        if state.expires_at is not None:
-            expires = datetime.fromtimestamp(state.expires_at, tz=UTC)
-            headers["X-Token-Expires"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        headers.update(_token_headers(state))
     rate = getattr(django_request, "qg_rate", None)
     if rate is not None:
         limit, remaining, reset = rate
         headers["X-RateLimit-Limit"] = str(limit)
         headers["X-RateLimit-Remaining"] = str(remaining)
         headers["X-RateLimit-Reset"] = str(reset)
+    return headers
+
+
+def _token_headers(state: TokenState) -> dict[str, str]:
+    headers = state.memo.get("headers")
+    if headers is None:
+        headers = {"X-Token-Scopes": ", ".join(state.scopes)}
+        if state.expires_at is not None:
+            expires = datetime.fromtimestamp(state.expires_at, tz=UTC)
+            headers["X-Token-Expires"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        state.memo["headers"] = headers
     return headers

@@ -25,7 +25,22 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def state_payload(state: TokenState) -> dict:
-    """TokenOut's fields, from the cached state (`last_used_at` may lag by a minute or two)."""
+    """TokenOut's fields, from the cached state (`last_used_at` may lag by a minute or two).
+
+    Worked out once per decoded state (a cached state serves many requests); a copy each time.
+    """
+    payload = state.memo.get("payload")
+    if payload is None:
+        payload = state.memo["payload"] = _payload(state)
+    return {
+        **payload,
+        "scopes": [*payload["scopes"]],
+        "terminals": [*payload["terminals"]],
+        "allowed_ips": [*payload["allowed_ips"]],
+    }
+
+
+def _payload(state: TokenState) -> dict:
     return {
         "id": state.id,
         "name": state.name,
