@@ -12,12 +12,21 @@ and the exceptions are all still redis-py's), and it makes one round trip of the
 - `send` writes a command and leaves its reply to be read by the next round trip on the same
   connection (the usage log's XADD: the request does not wait for Redis to say "added").
   If that reply turns out to be an error, or the connection dies before it is read, the
-  command's `on_failure` runs then, so the caller can store the record another way.
+  command's `on_failure` runs then, so the caller can keep the record another way. It must be
+  quick and must not touch the database: it runs in the middle of another request.
 
-A connection belongs to one thread of one process (gunicorn forks after import; a child makes
-its own). Any error drops it, failing the commands whose replies were not read yet; the next
-call reconnects, once at once if the connection that failed had worked before (Redis
-restarted, an idle connection closed by a proxy).
+Owed replies are read by the next `execute`, by `send` once MAX_UNREAD are owed, when the
+thread ends, and at exit (every thread's connections). A connection belongs to one thread of
+one process (a forked child makes its own). Any error drops it, failing the commands whose
+replies were not read yet. A connection that had worked and then fails (Redis restarted, an
+idle connection closed by a proxy) is replaced at once and the call tried again, once. For
+`execute` that means its commands may run twice when the connection died after Redis ran them
+but before the reply came back: the token cache's rate-limit counter then counts one request
+twice (a token may see its 429 one request early, never late) and the once-a-minute
+`last_used_at` update may skip a minute.
+
+Connections are per URL: every caller of a URL must pass a `client_for` with the same settings
+(the token cache and the usage log share theirs).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import atexit
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,14 +50,18 @@ OnFailure = Callable[[Exception], None]
 # malformed tokens) are read at once.
 MAX_UNREAD = 64
 
-_local = threading.local()
 
-
-@dataclass
+@dataclass(eq=False)
 class _Wire:
     connection: AbstractConnection
     unread: list[OnFailure] = field(default_factory=list)
     worked: bool = False  # a round trip succeeded since it (re)connected
+    # Taken by every call of the owning thread; settle_all (at exit) skips a wire that is busy.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_local = threading.local()
+_all_wires: weakref.WeakSet[_Wire] = weakref.WeakSet()
 
 
 def execute(
@@ -61,22 +75,23 @@ def execute(
     """
     wire = _wire(client_for, url)
     packed = wire.connection.pack_commands(commands)
-    while True:
-        retry = wire.worked
-        try:
-            wire.connection.send_packed_command(packed, check_health=False)
-            _read_unread(wire)
-            replies = [wire.connection.read_response() for _ in commands]
-        except redis.ConnectionError as error:
-            _drop(wire, error)
-            if not retry:
+    with wire.lock:
+        while True:
+            retry = wire.worked
+            try:
+                wire.connection.send_packed_command(packed, check_health=False)
+                _read_unread(wire)
+                replies = [wire.connection.read_response() for _ in commands]
+            except redis.ConnectionError as error:
+                _drop(wire, error)
+                if not retry:
+                    raise
+                continue  # once: the connection that failed had worked, this one is new
+            except BaseException as error:
+                _drop(wire, error)
                 raise
-            continue  # once: the connection that failed had worked, this one is new
-        except BaseException as error:
-            _drop(wire, error)
-            raise
-        wire.worked = True
-        return replies
+            wire.worked = True
+            return replies
 
 
 def send(
@@ -91,28 +106,42 @@ def send(
     Raises when it cannot be written (then `on_failure` is not called: the caller knows).
     """
     wire = _wire(client_for, url)
-    try:
-        wire.connection.send_packed_command(
-            wire.connection.pack_command(*command), check_health=False
-        )
-    except BaseException as error:
-        _drop(wire, error)
-        raise
-    wire.unread.append(on_failure)
-    if len(wire.unread) >= MAX_UNREAD:
-        settle(wire)
+    packed = wire.connection.pack_command(*command)
+    with wire.lock:
+        while True:
+            retry = wire.worked
+            try:
+                wire.connection.send_packed_command(packed, check_health=False)
+            except redis.ConnectionError as error:
+                _drop(wire, error)
+                if not retry:
+                    raise
+                continue  # once, on a new connection: nothing of this command was written
+            except BaseException as error:
+                _drop(wire, error)
+                raise
+            break
+        wire.unread.append(on_failure)
+        if len(wire.unread) >= MAX_UNREAD:
+            _settle(wire)
 
 
-def settle(wire: _Wire | None = None) -> None:
-    """Read every reply still owed on this thread's connections (or on `wire`)."""
-    wires = [wire] if wire is not None else list(_wires().values())
-    for each in wires:
-        if not each.unread:
-            continue
-        try:
-            _read_unread(each)
-        except BaseException as error:  # every unread command is failed over
-            _drop(each, error)
+def settle() -> None:
+    """Read every reply still owed on this thread's connections."""
+    for wire in list(_wires().values()):
+        with wire.lock:
+            _settle(wire)
+
+
+def settle_all() -> None:
+    """Read every reply still owed on every thread's connections (at exit). A connection that
+    is busy in its own thread (the lock is taken) is left alone rather than raced."""
+    for wire in list(_all_wires):
+        if wire.lock.acquire(blocking=False):
+            try:
+                _settle(wire)
+            finally:
+                wire.lock.release()
 
 
 def reset() -> None:
@@ -120,7 +149,19 @@ def reset() -> None:
     settle()
     for wire in _wires().values():
         wire.connection.disconnect()
-    _local.wires = {}
+    _local.wires = _ThreadWires()
+
+
+def _settle(wire: _Wire) -> None:
+    if not wire.unread:
+        return
+    try:
+        _read_unread(wire)
+    except Exception as error:  # every unread command is failed over
+        _drop(wire, error)
+    except BaseException as error:  # SystemExit (a worker told to stop): fail over, then stop
+        _drop(wire, error)
+        raise
 
 
 def _read_unread(wire: _Wire) -> None:
@@ -139,33 +180,47 @@ def _drop(wire: _Wire, error: BaseException) -> None:
     wire.connection.disconnect()
     wire.worked = False
     unread, wire.unread = wire.unread, []
-    for on_failure in unread:
-        _fail(on_failure, error)
-
-
-def _fail(on_failure: OnFailure, error: BaseException) -> None:
+    failure = error if isinstance(error, Exception) else redis.ConnectionError(repr(error))
     try:
-        on_failure(error if isinstance(error, Exception) else redis.ConnectionError(str(error)))
+        while unread:
+            _fail(unread.pop(0), failure)
+    finally:
+        # Even when a callback is interrupted (SystemExit), the others still get their turn.
+        for on_failure in unread:
+            _fail(on_failure, failure)
+
+
+def _fail(on_failure: OnFailure, error: Exception) -> None:
+    try:
+        on_failure(error)
     except Exception:
         logger.exception("A Redis command's failure handler failed")
 
 
+def _settle_thread(connections: dict[str, _Wire]) -> None:
+    for wire in list(connections.values()):
+        with wire.lock:
+            _settle(wire)
+
+
+class _ThreadWires:
+    """One thread's connections by URL. When the thread ends, its thread-local storage goes and
+    this with it: what its connections are still owed is settled then, not never."""
+
+    __slots__ = ("__weakref__", "connections")
+
+    def __init__(self) -> None:
+        self.connections: dict[str, _Wire] = {}
+        finalizer = weakref.finalize(self, _settle_thread, self.connections)
+        finalizer.atexit = False  # at exit settle_all does it, without waiting on busy threads
+
+
 def _wires() -> dict[str, _Wire]:
     try:
-        return _local.wires
+        return _local.wires.connections
     except AttributeError:  # this thread's first call
-        wires = _local.wires = {}
-        return wires
-
-
-def _forget_parent_connections() -> None:
-    # A forked child (a gunicorn worker) must not use its parent's sockets: the parent's
-    # thread-local state is copied into the child's same-named thread.
-    global _local
-    _local = threading.local()
-
-
-os.register_at_fork(after_in_child=_forget_parent_connections)
+        holder = _local.wires = _ThreadWires()
+        return holder.connections
 
 
 def _wire(client_for: Callable[[str], redis.Redis], url: str) -> _Wire:
@@ -174,9 +229,19 @@ def _wire(client_for: Callable[[str], redis.Redis], url: str) -> _Wire:
     if wire is None:
         pool = client_for(url).connection_pool
         wire = wires[url] = _Wire(pool.connection_class(**pool.connection_kwargs))
+        _all_wires.add(wire)
     return wire
 
 
+def _forget_parent_connections() -> None:
+    # A forked child (a gunicorn worker) must not use its parent's sockets: the parent's
+    # thread-local state is copied into the child's same-named thread.
+    global _local, _all_wires
+    _local = threading.local()
+    _all_wires = weakref.WeakSet()
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 # A worker that exits (gunicorn's max-requests, a reload) reads what it is owed first, so a
 # refused XADD still reaches its fallback.
-atexit.register(settle)
+atexit.register(settle_all)

@@ -9,6 +9,7 @@ next drain (XAUTOCLAIM) and replayed; their request_ids make the replay insert n
 Without Redis (the embedded default), or while Redis is down, the row is inserted directly.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -121,9 +123,13 @@ def record_usage(record: dict[str, Any]) -> str:
 
     The XADD is written at once and its reply read with the next request's token-cache round
     trip (portal.hotredis), so a request makes one round trip to Redis, not two. Should Redis
-    refuse it or the connection die before that reply, the record is inserted directly then;
-    if Redis had appended it after all, the drain's conflict on request_id skips the copy.
+    refuse it or the connection die before that reply, the record waits in `_refused` and the
+    next record_usage (or `settle`, or exit) inserts it directly: outside any other request's
+    view or transaction. If Redis had appended it after all, the drain's conflict on request_id
+    skips the copy.
     """
+    if _refused:
+        store_refused()
     url = getattr(settings, "REDIS_URL", "")
     if url and time.monotonic() >= _redis_down_until:
         try:
@@ -131,28 +137,62 @@ def record_usage(record: dict[str, Any]) -> str:
                 _client_for,
                 url,
                 xadd_command(record),
-                on_failure=lambda error: _stream_refused(record, error),
+                on_failure=lambda error: _refused.append(record),
             )
             return "stream"
         except redis.RedisError:
+            # Don't pay a connect timeout on every request while Redis is down.
             _redis_failed()
     store_records([record])
     return "database"
 
 
+# Records whose XADD Redis refused, or whose connection died before the reply: stored directly
+# by the next record_usage. A deque: appends and pops are atomic across threads.
+_refused: deque[dict[str, Any]] = deque()
+
+
 def _redis_failed() -> None:
     global _redis_down_until
-    # Don't pay a connect timeout on every request while Redis is down.
     _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER_SECONDS
     logger.warning("Redis unavailable: writing usage directly to the database")
 
 
-def _stream_refused(record: dict[str, Any], error: Exception) -> None:
-    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
-        _redis_failed()
-    else:
-        logger.warning("Redis refused a usage record (%s): stored directly", type(error).__name__)
-    store_records([record])
+def store_refused() -> int:
+    """Insert the records Redis did not take (see record_usage). Returns how many."""
+    records = []
+    while _refused:
+        try:
+            records.append(_refused.popleft())
+        except IndexError:  # another thread took the last one
+            break
+    if not records:
+        return 0
+    logger.warning("Redis did not take %d usage record(s): stored directly", len(records))
+    try:
+        return store_records(records)
+    except DatabaseError:
+        _refused.extendleft(reversed(records))  # try again with the next request
+        logger.exception("Could not store %d usage record(s) Redis refused", len(records))
+        return 0
+
+
+def settle() -> int:
+    """Read what Redis still owes this thread and store what it refused (tests; exit)."""
+    hotredis.settle()
+    return store_refused()
+
+
+def _settle_at_exit() -> None:
+    hotredis.settle_all()
+    if _refused:
+        try:
+            store_refused()
+        except Exception:
+            logger.exception("Usage records Redis refused were not stored at exit")
+
+
+atexit.register(_settle_at_exit)
 
 
 # --- Storing ----------------------------------------------------------------------------------

@@ -42,6 +42,21 @@ def celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _settle_hot_redis() -> Iterator[None]:
+    """No test inherits another's owed Redis replies, refused usage records or a usage-log
+    circuit breaker tripped by a Redis it stopped."""
+    from portal import hotredis
+    from telemetry import usage
+
+    usage._redis_down_until = 0.0
+    yield
+    with contextlib.suppress(Exception):  # a Redis a test stopped has nothing to settle
+        hotredis.reset()
+    usage._refused.clear()
+    usage._redis_down_until = 0.0
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import caches
 

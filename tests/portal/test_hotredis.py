@@ -5,7 +5,9 @@ the next round trip; a refused or lost command reaches its fallback (nothing is 
 dropped); a broken connection is never reused; a forked child never uses its parent's socket.
 """
 
+import gc
 import os
+import threading
 from collections.abc import Iterator
 from functools import cache
 
@@ -57,10 +59,9 @@ def test_a_sent_command_runs_at_once_and_its_reply_is_read_by_the_next_round_tri
     hotredis.send(
         client_for, url, ("XADD", KEY + ":stream", "*", "v", "1"), on_failure=failures.append
     )
-    # Written, not yet acknowledged: another connection already sees the entry.
-    assert client_for(url).xlen(KEY + ":stream") == 1
     # The next round trip reads the owed reply first, so its own replies are its own.
     assert hotredis.execute(client_for, url, [("ECHO", "mine")]) == [b"mine"]
+    assert client_for(url).xlen(KEY + ":stream") == 1
     assert failures == []
 
 
@@ -149,3 +150,72 @@ def test_a_forked_child_makes_its_own_connection(url):
     os.waitpid(pid, 0)
     assert child not in (0, parent)
     assert my_client_id(url) == parent  # the parent's connection is untouched
+
+
+def test_what_a_thread_is_owed_is_settled_when_the_thread_ends(url):
+    client_for(url).set(KEY + ":string", "text")
+    failures = []
+
+    def serve_one_request():
+        hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+
+    worker = threading.Thread(target=serve_one_request)
+    worker.start()
+    worker.join()
+    gc.collect()  # the thread's storage is usually gone already; make sure
+    assert len(failures) == 1
+    assert isinstance(failures[0], redis_lib.ResponseError)
+
+
+def test_at_exit_every_threads_connections_are_settled(url):
+    client_for(url).set(KEY + ":string", "text")
+    failures = []
+    sent, finish = threading.Event(), threading.Event()
+
+    def long_lived_thread():
+        hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+        sent.set()
+        finish.wait(5)
+
+    worker = threading.Thread(target=long_lived_thread)
+    worker.start()
+    try:
+        assert sent.wait(5)
+        hotredis.settle_all()  # what atexit runs, from the main thread
+        assert len(failures) == 1
+    finally:
+        finish.set()
+        worker.join()
+
+
+def test_a_worker_told_to_stop_while_settling_still_stops(url, monkeypatch):
+    # gunicorn raises SystemExit from a signal handler (worker timeout): never swallowed.
+    hotredis.send(client_for, url, ("ECHO", "owed"), on_failure=lambda error: None)
+    [wire] = hotredis._wires().values()
+
+    def interrupted(*args, **kwargs):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(wire.connection, "read_response", interrupted)
+    with pytest.raises(SystemExit):
+        hotredis.settle()
+
+
+def test_a_failure_handler_that_raises_does_not_stop_the_others(url, caplog):
+    failures = []
+
+    def broken(error):
+        raise RuntimeError("handler bug")
+
+    hotredis.send(client_for, url, ("ECHO", "a"), on_failure=broken)
+    hotredis.send(client_for, url, ("ECHO", "b"), on_failure=failures.append)
+    [wire] = hotredis._wires().values()
+
+    def connection_lost(*args, **kwargs):
+        raise redis_lib.ConnectionError("lost")
+
+    wire.connection.read_response = connection_lost  # the next settle finds it dead
+    hotredis.settle()
+    assert len(failures) == 1
+    assert isinstance(failures[0], redis_lib.ConnectionError)
+    assert "failure handler failed" in caplog.text

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from telemetry import usage
 from telemetry.models import UsageRecord
 from telemetry.usage import drain_usage_stream
 from tokens.format import generate
@@ -107,6 +108,7 @@ def test_the_secret_never_reaches_the_stream_either(client, token, stream):
         **authenticated_headers(token),
     )
 
+    usage.settle()  # Redis has answered the XADD: the entry is there for any connection
     [(_, fields)] = stream.xrange(stream_key(stream))
     assert secret.encode() not in fields[b"v"]
     assert b"Bearer" not in fields[b"v"]
@@ -118,6 +120,7 @@ def test_with_redis_a_request_costs_no_database_query(
     with django_assert_num_queries(0):
         client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
 
+    usage.settle()
     assert stream.xlen(stream_key(stream)) == 1
     assert not UsageRecord.objects.exists()
     drain_usage_stream(consumer="test")
@@ -131,17 +134,39 @@ def stream_key(_client) -> str:
 
 
 def test_a_record_redis_refuses_is_stored_directly_and_only_once(client, token, stream):
-    from portal import hotredis
-
     # The stream key holds a string: Redis answers the XADD with WRONGTYPE. The request does
-    # not wait for that answer; the next round trip on the connection reads it and the record
-    # goes to the database instead of being lost.
+    # not wait for that answer; once it is read the record goes to the database instead of
+    # being lost (tests/tokens/test_token_cache.py follows the same through real requests).
     stream.set(stream_key(stream), "not a stream")
     response = client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
     assert response.status_code == 200
     assert not UsageRecord.objects.exists()  # the refusal is not read yet
-    hotredis.settle()
+    assert usage.settle() == 1
     row = UsageRecord.objects.get()
     assert (row.token_id, row.status) == (token.id, 200)
-    hotredis.settle()  # nothing more is owed: still one row
+    assert usage.settle() == 0  # nothing more is owed: still one row
     assert UsageRecord.objects.count() == 1
+
+
+def test_a_dropped_connection_loses_no_record_and_does_not_trip_the_breaker(client, token, stream):
+    import telemetry.usage
+    from portal import hotredis
+
+    client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
+    usage.settle()
+    # A proxy's idle timeout, or a Redis restart: the kept connection is dead.
+    url = settings_url()
+    [kept] = hotredis.execute(telemetry.usage._client_for, url, [("CLIENT", "ID")])
+    stream.client_kill_filter(_id=kept)
+    for _ in range(3):
+        assert client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token)).status_code
+    usage.settle()
+    # Each of the four records is in the stream or, failed over, in the database: none lost.
+    assert stream.xlen(stream_key(stream)) + UsageRecord.objects.count() == 4
+    assert telemetry.usage._redis_down_until == 0.0  # a new connection worked: Redis is up
+
+
+def settings_url() -> str:
+    from django.conf import settings
+
+    return settings.REDIS_URL

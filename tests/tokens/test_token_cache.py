@@ -8,6 +8,8 @@ import sys
 import pytest
 from django.db import connection
 
+from telemetry import usage
+from telemetry.models import UsageRecord
 from tests.conftest import require
 from tests.support.worker import ROOT, database_url_for_test_db
 from tests.tokens.conftest import bearer
@@ -33,6 +35,7 @@ def test_a_cached_token_costs_no_query_end_to_end(
         with django_assert_num_queries(0):
             for _ in range(3):
                 assert get(client, issued.secret).status_code == 200
+        usage.settle()  # Redis has answered the last XADD
         assert redis_cache.xlen(key) == 4  # the usage log went to the stream, not a query
     finally:
         redis_cache.delete(key)
@@ -105,3 +108,21 @@ def test_a_revocation_by_another_process_is_seen_by_the_next_request(
     assert result.returncode == 0, result.stderr
 
     assert get(client, issued.secret).status_code == 401
+
+
+def test_a_usage_record_redis_refused_is_stored_by_the_next_request(
+    client, issued, redis_cache, settings
+):
+    key = f"test:usage:{os.getpid()}"
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_KEY": key}
+    redis_cache.set(key, "not a stream")  # every XADD to it is refused (WRONGTYPE)
+    try:
+        assert get(client, issued.secret).status_code == 200
+        assert not UsageRecord.objects.exists()  # its XADD's answer is not read yet
+        # The next request's token-cache round trip reads the refusal; its usage record step
+        # stores the refused record directly, then writes its own XADD.
+        assert get(client, issued.secret).status_code == 200
+        [row] = UsageRecord.objects.all()
+        assert (row.token_id, row.path, row.status) == (issued.token.id, PROBE, 200)
+    finally:
+        redis_cache.delete(key)
