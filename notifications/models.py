@@ -17,6 +17,7 @@ class Notification(models.Model):
         TOKEN_LEAKED = "token_leaked", "Leaked token reported and revoked"
         TOKEN_IN_URL = "token_in_url", "Token sent in a URL"
         ANOMALY = "anomaly", "Anomaly found"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

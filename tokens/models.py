@@ -285,6 +285,7 @@ class AuditEvent(models.Model):
         USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
         NOTIFICATION_RETRIED = "notification.retried", "Failed email sent again"
         MEMBERSHIP_CHANGED = "membership.changed", "Organisation membership changed"
+        PASSWORD_CHANGED = "user.password_changed", "Password changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -14,13 +14,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_ratelimit.core import get_usage
 
+from notifications.models import Notification
+from notifications.services import queue_notification
 from portal import sudo
 from portal.forms import ChangePasswordForm, SignInForm, SudoForm
 from portal.models import Organization, User
@@ -109,6 +113,34 @@ def _audit_sign_in(request: HttpRequest, *, user: User | None, succeeded: bool) 
         details = {"account": user.email} if user else {"account": "unknown"}
     for organization in _organizations(user):
         record_audit_event(action=action, actor=actor, organization=organization, details=details)
+
+
+def _password_changed(request: HttpRequest, user: User, *, how: str) -> None:
+    """A security notice to the account's address and an audit event in each of its
+    organisations, as for a sign-in: someone who took over a session, or the mailbox, and
+    changed the password is seen by the owner and by their organisations' admins."""
+    ip, agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    actor = Actor.for_user(user, ip=ip, user_agent=agent)
+    now = timezone.now()
+    with transaction.atomic():
+        for organization in _organizations(user):
+            record_audit_event(
+                action=AuditEvent.Action.PASSWORD_CHANGED,
+                actor=actor,
+                organization=organization,
+                details={"how": how},
+            )
+        queue_notification(
+            kind=Notification.Kind.PASSWORD_CHANGED,
+            user=user,
+            context={
+                "how": how,
+                "ip": ip,
+                "when": now,
+                "reset_url": reverse("password_reset"),
+            },
+            dedup_key=f"password_changed:{user.pk}:{now.isoformat()}",
+        )
 
 
 def _account_named(email: str) -> User | None:
@@ -231,6 +263,7 @@ class ChangePasswordView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: ChangePasswordForm) -> HttpResponse:
         response = super().form_valid(form)  # saves, keeps this session (cycling its key)
+        _password_changed(self.request, form.user, how="changed")
         sudo.mark(self.request)
         messages.success(
             self.request,
@@ -243,4 +276,14 @@ class ChangePasswordView(auth_views.PasswordChangeView):
             _count_failure(self.request, "password-change", PASSWORD_CHANGE_LIMIT)
         response = super().form_invalid(form)
         response.status_code = 400
+        return response
+
+
+class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset-link page; a password set through it is a security notice and an audit
+    event, as a change from the account page is."""
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        _password_changed(self.request, form.user, how="reset")
         return response

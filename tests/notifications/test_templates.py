@@ -34,14 +34,25 @@ KIND_CONTEXT = {
         "revoked": True,
     },
 }
+# What the portal passes when an account's password changes: no token in it.
+ACCOUNT_CONTEXT = {
+    "how": "changed",
+    "ip": "203.0.113.9",
+    "when": WHEN,
+    "reset_url": "/password-reset/",
+}
+ACCOUNT_KINDS = {Notification.Kind.PASSWORD_CHANGED.value}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
+TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS]
 
 
 def context_for(kind: str) -> dict:
+    if kind in ACCOUNT_KINDS:
+        return ACCOUNT_CONTEXT
     return TOKEN_CONTEXT | KIND_CONTEXT.get(kind, {})
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("kind", TOKEN_KINDS)
 @override_settings(SITE_URL="https://quaygate.example")
 def test_every_kind_is_sent_as_text_and_html_naming_the_token_and_linking_to_it(
     kind, owner, django_capture_on_commit_callbacks
@@ -144,3 +155,28 @@ def test_html_in_a_token_name_is_escaped_in_the_html_part():
     assert "<script>" not in rendered.body_html
     assert "&lt;script&gt;" in rendered.body_html
     assert "<script>x</script>" in rendered.body_text
+
+
+@override_settings(SITE_URL="https://quaygate.example")
+@pytest.mark.parametrize(("how", "said"), [("changed", "changed"), ("reset", "reset")])
+def test_the_password_notice_says_how_when_and_from_where_and_how_to_take_it_back(
+    how, said, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_notification(
+            kind="password_changed",
+            user=owner,
+            context=ACCOUNT_CONTEXT | {"how": how},
+            dedup_key=f"password_changed:{how}",
+        )
+
+    [message] = mail.outbox
+    assert message.subject == f"Your Quaygate password was {said}"
+    assert message.to == [owner.email]
+    html = message.alternatives[0].content
+    for body in (message.body, html):
+        assert owner.email in body
+        assert "203.0.113.9" in body and "24 Nov 2026, 14:15 UTC" in body
+        assert "https://quaygate.example/password-reset/" in body
+        assert "tokens are not affected" in body
+    assert "Security notices are always sent" in message.body

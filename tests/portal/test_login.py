@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from notifications.models import Notification
 from tests.conftest import PASSWORD
 from tokens.models import AuditEvent
 
@@ -113,6 +114,16 @@ def test_password_reset_emails_a_working_link(client, owner):
     assert done["Location"] == reverse("password_reset_complete")
     owner.refresh_from_db()
     assert owner.check_password("a-brand-new-passphrase")
+    # A reset is a security notice to the account and an event in its organisation's log.
+    notice = Notification.objects.get(kind=Notification.Kind.PASSWORD_CHANGED)
+    assert notice.to_email == owner.email and notice.subject == "Your Quaygate password was reset"
+    assert "a-brand-new-passphrase" not in notice.body_text + notice.body_html
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PASSWORD_CHANGED)
+    assert (event.actor_user, event.organization, event.details) == (
+        owner,
+        owner.memberships.get().organization,
+        {"how": "reset"},
+    )
 
 
 def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, db):

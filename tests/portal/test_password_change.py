@@ -8,7 +8,10 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from notifications.models import Notification
+from portal.models import Membership
 from tests.conftest import PASSWORD
+from tokens.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +128,27 @@ def test_changing_the_password_needs_a_csrf_token(csrf_client, owner, sign_in):
     assert change(sign_in(csrf_client, owner)).status_code == 403
     owner.refresh_from_db()
     assert owner.check_password(PASSWORD)
+
+
+def test_a_change_is_a_security_notice_and_an_audit_event_in_each_organisation(
+    client, owner, org, other_org, sign_in
+):
+    Membership.objects.create(user=owner, organization=other_org, role=Membership.Role.MEMBER)
+    change(sign_in(client, owner), new=NEW_PASSWORD)
+
+    notice = Notification.objects.get(kind=Notification.Kind.PASSWORD_CHANGED)
+    assert notice.user == owner and notice.to_email == owner.email
+    assert notice.subject == "Your Quaygate password was changed"
+    assert "/password-reset/" in notice.body_text  # how to take the account back
+    assert NEW_PASSWORD not in notice.body_text + notice.body_html
+    assert PASSWORD not in notice.body_text + notice.body_html
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.PASSWORD_CHANGED)
+    assert {event.organization for event in events} == {org, other_org}
+    assert all(event.actor_user == owner and event.ip for event in events)
+
+
+def test_a_refused_change_notifies_nobody_and_logs_no_change(client, owner, sign_in):
+    response = change(sign_in(client, owner), old="not-the-password")
+    assert response.status_code == 400
+    assert not Notification.objects.filter(kind=Notification.Kind.PASSWORD_CHANGED).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PASSWORD_CHANGED).exists()
