@@ -1,8 +1,9 @@
 """Writing the usage log: cheap on the request path, nothing lost.
 
 The request path appends one entry to a Redis Stream (XADD, capped with MAXLEN ~), written at
-once and acknowledged with the next request's token-cache round trip (portal.hotredis). A Celery task drains the stream through a consumer group in bulk: rows are inserted
-with ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
+once and acknowledged with the next request's token-cache round trip (portal.hotredis). A
+Celery task drains the stream through a consumer group in bulk: rows are inserted with
+ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
 the transaction commits. Entries a crashed drain read but never acknowledged are claimed by the
 next drain (XAUTOCLAIM) and replayed; their request_ids make the replay insert nothing twice.
 
