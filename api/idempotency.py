@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from api.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
 from api.models import IdempotencyRecord
+from portal.db import delete_in_batches
 
 KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -122,15 +123,6 @@ def release(claim: Claim) -> None:
 def purge_expired_records(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
     """Delete records older than TTL, in batches (short locks). Returns how many went."""
     cutoff = (now or timezone.now()) - TTL
-    deleted = 0
-    while True:
-        ids = list(
-            IdempotencyRecord.objects.filter(created_at__lt=cutoff)
-            .order_by()
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        deleted += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]
-        if len(ids) < batch_size:
-            return deleted
+    return delete_in_batches(
+        IdempotencyRecord.objects.filter(created_at__lt=cutoff), batch_size=batch_size
+    )

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from portal.db import delete_in_batches
 from telemetry.batch import Batch, as_datetime, execute, fetch, hour_sql, is_postgres, summarize
 from telemetry.conf import setting
 from telemetry.models import TokenSighting, UsageHourly, UsageRecord
@@ -126,19 +127,10 @@ def purge_old_usage(*, now=None, batch_size: int | None = None) -> int:
     now = now or timezone.now()
     batch_size = batch_size or setting("USAGE_DELETE_BATCH")
     cutoff = now - timedelta(days=setting("USAGE_RETENTION_DAYS"))
-    deleted = 0
-    while True:
-        ids = list(
-            UsageRecord.objects.filter(created_at__lt=cutoff)
-            .order_by()
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        # Nothing references usage rows and no signals listen: Django issues one DELETE.
-        deleted += UsageRecord.objects.filter(id__in=ids).delete()[0]
-        if len(ids) < batch_size:
-            break
+    # Nothing references usage rows and no signals listen: each batch is one DELETE.
+    deleted = delete_in_batches(
+        UsageRecord.objects.filter(created_at__lt=cutoff), batch_size=batch_size
+    )
     hourly_cutoff = now - timedelta(days=setting("USAGE_HOURLY_RETENTION_DAYS"))
     UsageHourly.objects.filter(hour__lt=hourly_cutoff).delete()
     TokenSighting.objects.filter(last_seen__lt=cutoff).delete()

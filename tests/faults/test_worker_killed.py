@@ -11,13 +11,11 @@ import asyncio
 import os
 import signal
 import threading
-import uuid
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from notifications.models import Notification
 from notifications.services import queue_notification
@@ -29,6 +27,7 @@ from telemetry.usage import drain_usage_stream, xadd_command
 from tests.conftest import require
 from tests.notifications.test_delivery_end_to_end import SmtpServer
 from tests.support.worker import celery_worker, wait_for
+from tests.telemetry.factories import stream_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -52,22 +51,12 @@ def kill(process) -> None:
 
 
 def usage_record(number: int) -> dict:
-    return {
-        "request_id": uuid.uuid4().hex,
-        "created_at": timezone.now().isoformat(),
-        "token_id": None,
-        "organization_id": None,
-        "token_prefix": "",
-        "method": "GET",
-        "route": "api/v1/terminals",
-        "path": f"/api/v1/terminals?n={number}",
-        "status": 200,
-        "latency_ms": 1.0,
-        "ip": f"192.0.2.{number % 8 + 1}",
-        "user_agent": "fault test",
-        "response_bytes": 100,
-        "auth_failure": "",
-    }
+    return stream_record(
+        route="api/v1/terminals",
+        path=f"/api/v1/terminals?n={number}",
+        ip=f"192.0.2.{number % 8 + 1}",
+        user_agent="fault test",
+    )
 
 
 def test_a_drain_killed_mid_task_loses_nothing_and_doubles_nothing(services_up):

@@ -98,3 +98,23 @@ def learn(rows: list[UsageRecord]) -> None:
     batch = batch_over(rows)
     roll_up_hours(batch)
     remember_sightings(batch)
+
+
+def stream_record(**overrides) -> dict:
+    """One usage record as the request path writes it to the Redis stream (plain JSON values)."""
+    return {
+        "request_id": uuid.uuid4().hex,
+        "created_at": timezone.now().isoformat(),
+        "token_id": None,
+        "organization_id": None,
+        "token_prefix": "",
+        "method": "GET",
+        "route": "api/v1/spreaders/",
+        "path": "/api/v1/spreaders/",
+        "status": 200,
+        "latency_ms": 1.2,
+        "ip": "8.8.8.8",
+        "user_agent": "test",
+        "response_bytes": 10,
+        "auth_failure": "",
+    } | overrides

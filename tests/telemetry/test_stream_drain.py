@@ -4,30 +4,11 @@ import json
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from telemetry.conf import setting
 from telemetry.models import UsageRecord
 from telemetry.usage import _store_and_ack, drain_usage_stream, record_usage, store_records
-
-
-def record(**overrides) -> dict:
-    return {
-        "request_id": uuid.uuid4().hex,
-        "created_at": timezone.now().isoformat(),
-        "token_id": None,
-        "organization_id": None,
-        "token_prefix": "",
-        "method": "GET",
-        "route": "api/v1/spreaders/",
-        "path": "/api/v1/spreaders/",
-        "status": 200,
-        "latency_ms": 1.2,
-        "ip": "8.8.8.8",
-        "user_agent": "test",
-        "response_bytes": 10,
-        "auth_failure": "",
-    } | overrides
+from tests.telemetry.factories import stream_record as record
 
 
 def key() -> str:
