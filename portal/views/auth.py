@@ -14,24 +14,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_ratelimit.core import get_usage
 
-from notifications.models import Notification
-from notifications.services import queue_notification
-from portal import sudo
+from portal import accounts, sudo
 from portal.forms import ChangePasswordForm, SignInForm, SudoForm
-from portal.models import Organization, User
+from portal.models import User
 from portal.net import client_ip
-from tokens.actors import Actor
-from tokens.models import AuditEvent
-from tokens.services import record_audit_event
 
 # Failed attempts allowed per window. An address may be a whole office behind one NAT, so it
 # gets more than one account does.
@@ -91,56 +84,8 @@ SUDO_LIMIT = {"user": (_user_key, SUDO_RATE_PER_USER)}
 PASSWORD_CHANGE_LIMIT = {"user": (_user_key, PASSWORD_CHANGE_RATE_PER_USER)}
 
 
-def _organizations(user: User | None) -> list[Organization | None]:
-    if user is None:
-        return [None]
-    return list(Organization.objects.filter(memberships__user=user)) or [None]
-
-
-def _audit_sign_in(request: HttpRequest, *, user: User | None, succeeded: bool) -> None:
-    """One event per organisation of the account, so each organisation's log shows it.
-
-    A failed attempt names the account only when it exists: what was typed into the email field
-    of a failed attempt may be a password typed into the wrong box.
-    """
-    ip, agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
-    if succeeded and user is not None:
-        actor = Actor.for_user(user, ip=ip, user_agent=agent)
-        action, details = AuditEvent.Action.USER_LOGIN, {}
-    else:
-        actor = Actor.anonymous(ip=ip, user_agent=agent)
-        action = AuditEvent.Action.USER_LOGIN_FAILED
-        details = {"account": user.email} if user else {"account": "unknown"}
-    for organization in _organizations(user):
-        record_audit_event(action=action, actor=actor, organization=organization, details=details)
-
-
-def _password_changed(request: HttpRequest, user: User, *, how: str) -> None:
-    """A security notice to the account's address and an audit event in each of its
-    organisations, as for a sign-in: someone who took over a session, or the mailbox, and
-    changed the password is seen by the owner and by their organisations' admins."""
-    ip, agent = client_ip(request), request.META.get("HTTP_USER_AGENT", "")
-    actor = Actor.for_user(user, ip=ip, user_agent=agent)
-    now = timezone.now()
-    with transaction.atomic():
-        for organization in _organizations(user):
-            record_audit_event(
-                action=AuditEvent.Action.PASSWORD_CHANGED,
-                actor=actor,
-                organization=organization,
-                details={"how": how},
-            )
-        queue_notification(
-            kind=Notification.Kind.PASSWORD_CHANGED,
-            user=user,
-            context={
-                "how": how,
-                "ip": ip,
-                "when": now,
-                "reset_url": reverse("password_reset"),
-            },
-            dedup_key=f"password_changed:{user.pk}:{now.isoformat()}",
-        )
+def _client(request: HttpRequest) -> dict:
+    return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
 
 
 def _account_named(email: str) -> User | None:
@@ -163,15 +108,15 @@ class SignInView(auth_views.LoginView):
     def form_valid(self, form: SignInForm) -> HttpResponse:
         response = super().form_valid(form)  # signs in (and cycles the session key)
         sudo.mark(self.request)
-        _audit_sign_in(self.request, user=form.get_user(), succeeded=True)
+        accounts.record_sign_in(form.get_user(), succeeded=True, **_client(self.request))
         return response
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:
         _count_failure(self.request, "sign-in", SIGN_IN_LIMITS)
-        _audit_sign_in(
-            self.request,
-            user=_account_named(self.request.POST.get("username", "")),
+        accounts.record_sign_in(
+            _account_named(self.request.POST.get("username", "")),
             succeeded=False,
+            **_client(self.request),
         )
         return super().form_invalid(form)
 
@@ -263,7 +208,7 @@ class ChangePasswordView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: ChangePasswordForm) -> HttpResponse:
         response = super().form_valid(form)  # saves, keeps this session (cycling its key)
-        _password_changed(self.request, form.user, how="changed")
+        accounts.record_password_change(form.user, how="changed", **_client(self.request))
         sudo.mark(self.request)
         messages.success(
             self.request,
@@ -285,5 +230,5 @@ class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
-        _password_changed(self.request, form.user, how="reset")
+        accounts.record_password_change(form.user, how="reset", **_client(self.request))
         return response
