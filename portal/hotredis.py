@@ -74,24 +74,18 @@ def execute(
     credentials, database) make the connection.
     """
     wire = _wire(client_for, url)
-    packed = wire.connection.pack_commands(commands)
+    connection = wire.connection
+    packed = connection.pack_commands(commands)
+
+    def round_trip() -> list[Any]:
+        connection.send_packed_command(packed, check_health=False)
+        _read_unread(wire)
+        return [connection.read_response() for _ in commands]
+
     with wire.lock:
-        while True:
-            retry = wire.worked
-            try:
-                wire.connection.send_packed_command(packed, check_health=False)
-                _read_unread(wire)
-                replies = [wire.connection.read_response() for _ in commands]
-            except redis.ConnectionError as error:
-                _drop(wire, error)
-                if not retry:
-                    raise
-                continue  # once: the connection that failed had worked, this one is new
-            except BaseException as error:
-                _drop(wire, error)
-                raise
-            wire.worked = True
-            return replies
+        replies = _exchange(wire, round_trip)
+        wire.worked = True
+        return replies
 
 
 def send(
@@ -108,29 +102,31 @@ def send(
     wire = _wire(client_for, url)
     packed = wire.connection.pack_command(*command)
     with wire.lock:
-        while True:
-            retry = wire.worked
-            try:
-                wire.connection.send_packed_command(packed, check_health=False)
-            except redis.ConnectionError as error:
-                _drop(wire, error)
-                if not retry:
-                    raise
-                continue  # once, on a new connection: nothing of this command was written
-            except BaseException as error:
-                _drop(wire, error)
-                raise
-            break
+        _exchange(wire, lambda: wire.connection.send_packed_command(packed, check_health=False))
         wire.unread.append(on_failure)
         if len(wire.unread) >= MAX_UNREAD:
             _settle(wire)
 
 
+def _exchange(wire: _Wire, talk: Callable[[], Any]) -> Any:
+    """`talk` on the wire's connection. Any error drops the connection (failing what it still
+    owes); a ConnectionError on a connection that had worked is tried once more on a new one."""
+    while True:
+        retry = wire.worked
+        try:
+            return talk()
+        except redis.ConnectionError as error:
+            _drop(wire, error)
+            if not retry:
+                raise
+        except BaseException as error:
+            _drop(wire, error)
+            raise
+
+
 def settle() -> None:
     """Read every reply still owed on this thread's connections."""
-    for wire in list(_wires().values()):
-        with wire.lock:
-            _settle(wire)
+    _settle_thread(_wires())
 
 
 def settle_all() -> None:
