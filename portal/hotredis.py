@@ -25,8 +25,8 @@ but before the reply came back: the token cache's rate-limit counter then counts
 twice (a token may see its 429 one request early, never late) and the once-a-minute
 `last_used_at` update may skip a minute.
 
-Connections are per URL: every caller of a URL must pass a `client_for` with the same settings
-(the token cache and the usage log share theirs).
+Connections are per URL and made from `client_for(url)`, the hot path's redis-py client (short
+timeouts), which the token cache and the usage log also use for their other commands.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import redis
@@ -64,16 +65,18 @@ _local = threading.local()
 _all_wires: weakref.WeakSet[_Wire] = weakref.WeakSet()
 
 
-def execute(
-    client_for: Callable[[str], redis.Redis], url: str, commands: Sequence[tuple[Any, ...]]
-) -> list[Any]:
-    """Send `commands` in one write and return their replies, in order; replies owed to
-    earlier `send`s are read on the way. A command's error reply raises, as in redis-py.
+@cache
+def client_for(url: str) -> redis.Redis:
+    """The redis-py client for `url` on the API's path. Short timeouts: a sick Redis must not
+    hold requests hostage; the callers fall back instead. Its pool's settings (timeouts,
+    credentials, database) also make this module's per-thread connections."""
+    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
 
-    `client_for(url)` is the caller's configured client: its pool's settings (timeouts,
-    credentials, database) make the connection.
-    """
-    wire = _wire(client_for, url)
+
+def execute(url: str, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Send `commands` in one write and return their replies, in order; replies owed to
+    earlier `send`s are read on the way. A command's error reply raises, as in redis-py."""
+    wire = _wire(url)
     connection = wire.connection
     packed = connection.pack_commands(commands)
 
@@ -88,18 +91,12 @@ def execute(
         return replies
 
 
-def send(
-    client_for: Callable[[str], redis.Redis],
-    url: str,
-    command: tuple[Any, ...],
-    *,
-    on_failure: OnFailure,
-) -> None:
+def send(url: str, command: tuple[Any, ...], *, on_failure: OnFailure) -> None:
     """Write `command` now; its reply is read by the next round trip on this connection.
 
     Raises when it cannot be written (then `on_failure` is not called: the caller knows).
     """
-    wire = _wire(client_for, url)
+    wire = _wire(url)
     packed = wire.connection.pack_command(*command)
     with wire.lock:
         _exchange(wire, lambda: wire.connection.send_packed_command(packed, check_health=False))
@@ -219,7 +216,7 @@ def _wires() -> dict[str, _Wire]:
         return holder.connections
 
 
-def _wire(client_for: Callable[[str], redis.Redis], url: str) -> _Wire:
+def _wire(url: str) -> _Wire:
     wires = _wires()
     wire = wires.get(url)
     if wire is None:

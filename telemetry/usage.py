@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import redis
@@ -94,15 +93,9 @@ def build_usage_record(
 # --- Redis ------------------------------------------------------------------------------------
 
 
-@cache
-def _client_for(url: str) -> redis.Redis:
-    # Short timeouts: a sick Redis must not hold API requests hostage; we fall back instead.
-    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-
-
 def redis_client() -> redis.Redis | None:
     url = getattr(settings, "REDIS_URL", "")
-    return _client_for(url) if url else None
+    return hotredis.client_for(url) if url else None
 
 
 def xadd_command(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -135,7 +128,6 @@ def record_usage(record: dict[str, Any]) -> str:
     if url and time.monotonic() >= _redis_down_until:
         try:
             hotredis.send(
-                _client_for,
                 url,
                 xadd_command(record),
                 on_failure=lambda error: _refused.append(record),

@@ -188,12 +188,6 @@ def window(now: float) -> tuple[int, int]:
 # --- Redis ------------------------------------------------------------------------------------
 
 
-@cache
-def _client_for(url: str) -> redis.Redis:
-    # Short timeouts: a sick Redis must not hold requests hostage; we fall back instead.
-    return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-
-
 _redis_down_until = 0.0
 
 
@@ -207,7 +201,7 @@ def _redis_url() -> str:
 
 def _redis() -> redis.Redis | None:
     url = _redis_url()
-    return _client_for(url) if url else None
+    return hotredis.client_for(url) if url else None
 
 
 def _redis_failed(error: Exception) -> None:
@@ -282,7 +276,6 @@ def lookup(secret_hash: str, *, ip: str | None = None, now: float | None = None)
         rate_key = f"{RATE_PREFIX}{secret_hash}:{start}"
         try:
             raw, count, _, touched, blocked = hotredis.execute(
-                _client_for,
                 url,
                 (
                     ("GET", STATE_PREFIX + secret_hash),
@@ -357,7 +350,7 @@ def forget(secret_hashes: Iterable[str]) -> None:
     ttl = int(settings.QUAYGATE["TOKEN_CACHE_TTL"]) + 1
     try:
         # Not through the circuit breaker: a revocation must try Redis even right after a blip.
-        pipe = _client_for(url).pipeline(transaction=False)
+        pipe = hotredis.client_for(url).pipeline(transaction=False)
         for key in keys:
             pipe.set(key, TOMBSTONE, ex=ttl)
         pipe.execute()

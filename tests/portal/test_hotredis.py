@@ -41,14 +41,12 @@ def url() -> Iterator[str]:
 
 
 def my_client_id(url: str) -> int:
-    [client_id] = hotredis.execute(client_for, url, [("CLIENT", "ID")])
+    [client_id] = hotredis.execute(url, [("CLIENT", "ID")])
     return client_id
 
 
 def test_replies_come_back_in_order_over_one_kept_connection(url):
-    first = hotredis.execute(
-        client_for, url, [("SET", KEY, "a"), ("GET", KEY), ("INCR", KEY + "n")]
-    )
+    first = hotredis.execute(url, [("SET", KEY, "a"), ("GET", KEY), ("INCR", KEY + "n")])
     assert first == [b"OK", b"a", 1]
     assert my_client_id(url) == my_client_id(url)  # the same connection, not a pool's
     client_for(url).delete(KEY + "n")
@@ -56,11 +54,9 @@ def test_replies_come_back_in_order_over_one_kept_connection(url):
 
 def test_a_sent_command_runs_at_once_and_its_reply_is_read_by_the_next_round_trip(url):
     failures = []
-    hotredis.send(
-        client_for, url, ("XADD", KEY + ":stream", "*", "v", "1"), on_failure=failures.append
-    )
+    hotredis.send(url, ("XADD", KEY + ":stream", "*", "v", "1"), on_failure=failures.append)
     # The next round trip reads the owed reply first, so its own replies are its own.
-    assert hotredis.execute(client_for, url, [("ECHO", "mine")]) == [b"mine"]
+    assert hotredis.execute(url, [("ECHO", "mine")]) == [b"mine"]
     assert client_for(url).xlen(KEY + ":stream") == 1
     assert failures == []
 
@@ -68,9 +64,7 @@ def test_a_sent_command_runs_at_once_and_its_reply_is_read_by_the_next_round_tri
 def test_a_refused_command_reaches_its_fallback_and_the_connection_stays_usable(url):
     client_for(url).set(KEY + ":string", "not a stream")
     failures = []
-    hotredis.send(
-        client_for, url, ("XADD", KEY + ":string", "*", "v", "1"), on_failure=failures.append
-    )
+    hotredis.send(url, ("XADD", KEY + ":string", "*", "v", "1"), on_failure=failures.append)
     before = my_client_id(url)  # reads the refusal on the way
     assert len(failures) == 1
     assert isinstance(failures[0], redis_lib.ResponseError)
@@ -82,9 +76,9 @@ def test_an_error_reply_in_a_round_trip_raises_and_the_connection_is_not_reused(
     client_for(url).set(KEY + ":string", "text")
     before = my_client_id(url)
     with pytest.raises(redis_lib.ResponseError):
-        hotredis.execute(client_for, url, [("INCR", KEY + ":string"), ("ECHO", "left unread")])
+        hotredis.execute(url, [("INCR", KEY + ":string"), ("ECHO", "left unread")])
     # The unread ECHO reply must never be taken for the next command's.
-    assert hotredis.execute(client_for, url, [("ECHO", "next")]) == [b"next"]
+    assert hotredis.execute(url, [("ECHO", "next")]) == [b"next"]
     assert my_client_id(url) != before
 
 
@@ -93,10 +87,10 @@ def test_a_command_owed_on_a_dead_connection_fails_over_and_the_round_trip_recon
     victim = my_client_id(url)
     client_for(url).client_kill_filter(_id=victim)
     # Written into a connection the server has already closed: it never runs.
-    hotredis.send(client_for, url, ("ECHO", "owed"), on_failure=failures.append)
+    hotredis.send(url, ("ECHO", "owed"), on_failure=failures.append)
     # The round trip finds the connection dead, fails the owed command over, and retries on a
     # new connection (the dead one had worked) instead of giving up.
-    assert hotredis.execute(client_for, url, [("ECHO", "after")]) == [b"after"]
+    assert hotredis.execute(url, [("ECHO", "after")]) == [b"after"]
     assert len(failures) == 1
     assert isinstance(failures[0], redis_lib.ConnectionError)
     assert my_client_id(url) != victim
@@ -107,7 +101,7 @@ def test_commands_nobody_reads_after_are_settled_before_they_pile_up(url, monkey
     client_for(url).set(KEY + ":string", "text")
     failures = []
     for _ in range(3):
-        hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+        hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
     # The third send read all three replies: every refusal has reached its fallback already.
     assert len(failures) == 3
 
@@ -115,7 +109,7 @@ def test_commands_nobody_reads_after_are_settled_before_they_pile_up(url, monkey
 def test_settle_reads_what_is_owed(url):
     client_for(url).set(KEY + ":string", "text")
     failures = []
-    hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+    hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
     assert failures == []
     hotredis.settle()
     assert len(failures) == 1
@@ -125,9 +119,9 @@ def test_a_dead_server_raises_a_redis_error_and_fails_nothing_silently(url):
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     failures = []
     with pytest.raises(redis_lib.ConnectionError):
-        hotredis.send(client_for, dead, ("ECHO", "x"), on_failure=failures.append)
+        hotredis.send(dead, ("ECHO", "x"), on_failure=failures.append)
     with pytest.raises(redis_lib.ConnectionError):
-        hotredis.execute(client_for, dead, [("ECHO", "x")])
+        hotredis.execute(dead, [("ECHO", "x")])
     # A command that could not be written is the caller's to handle (it got the exception).
     assert failures == []
 
@@ -157,7 +151,7 @@ def test_what_a_thread_is_owed_is_settled_when_the_thread_ends(url):
     failures = []
 
     def serve_one_request():
-        hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+        hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
 
     worker = threading.Thread(target=serve_one_request)
     worker.start()
@@ -173,7 +167,7 @@ def test_at_exit_every_threads_connections_are_settled(url):
     sent, finish = threading.Event(), threading.Event()
 
     def long_lived_thread():
-        hotredis.send(client_for, url, ("INCR", KEY + ":string"), on_failure=failures.append)
+        hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
         sent.set()
         finish.wait(5)
 
@@ -190,7 +184,7 @@ def test_at_exit_every_threads_connections_are_settled(url):
 
 def test_a_worker_told_to_stop_while_settling_still_stops(url, monkeypatch):
     # gunicorn raises SystemExit from a signal handler (worker timeout): never swallowed.
-    hotredis.send(client_for, url, ("ECHO", "owed"), on_failure=lambda error: None)
+    hotredis.send(url, ("ECHO", "owed"), on_failure=lambda error: None)
     [wire] = hotredis._wires().values()
 
     def interrupted(*args, **kwargs):
@@ -207,8 +201,8 @@ def test_a_failure_handler_that_raises_does_not_stop_the_others(url, caplog):
     def broken(error):
         raise RuntimeError("handler bug")
 
-    hotredis.send(client_for, url, ("ECHO", "a"), on_failure=broken)
-    hotredis.send(client_for, url, ("ECHO", "b"), on_failure=failures.append)
+    hotredis.send(url, ("ECHO", "a"), on_failure=broken)
+    hotredis.send(url, ("ECHO", "b"), on_failure=failures.append)
     [wire] = hotredis._wires().values()
 
     def connection_lost(*args, **kwargs):

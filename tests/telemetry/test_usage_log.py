@@ -156,7 +156,7 @@ def test_a_dropped_connection_loses_no_record_and_does_not_trip_the_breaker(clie
     usage.settle()
     # A proxy's idle timeout, or a Redis restart: the kept connection is dead.
     url = settings_url()
-    [kept] = hotredis.execute(telemetry.usage._client_for, url, [("CLIENT", "ID")])
+    [kept] = hotredis.execute(url, [("CLIENT", "ID")])
     stream.client_kill_filter(_id=kept)
     for _ in range(3):
         assert client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token)).status_code
