@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class ApiConfig(AppConfig):
     name = "api"
-    verbose_name = "Fleet and partner API"
+    verbose_name = "Partner API"
 
     def ready(self) -> None:
         # drf-spectacular finds extensions by import: the bearer scheme, our field types.

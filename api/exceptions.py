@@ -1,18 +1,7 @@
-"""The API's own exceptions (api.problems turns each into a problem document).
-
-FleetInputError: why a fleet service refused — a stable code, a sentence for a person and the
-field it is about; the same shape as tokens.exceptions.TokenError.
-"""
+"""The API's own exceptions (api.problems turns each into a problem document, as it does
+fleet.exceptions.FleetInputError and tokens.exceptions.TokenError)."""
 
 from rest_framework import exceptions
-
-
-class FleetInputError(Exception):
-    def __init__(self, message: str, *, code: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from api.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
 from api.models import IdempotencyRecord
-from portal.db import delete_in_batches
+from core.db import delete_in_batches
 
 KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -26,7 +26,8 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
-from api.exceptions import FleetInputError, RequestTooLarge
+from api.exceptions import RequestTooLarge
+from fleet.exceptions import FleetInputError
 from tokens.exceptions import TokenError
 
 logger = logging.getLogger(__name__)

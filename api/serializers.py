@@ -15,9 +15,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api import telemetry
-from api.models import Alarm, MaintenanceRecord, Spreader, Terminal
 from api.pagination import CURSOR_PARAM, LIMIT_PARAM
+from fleet import readings
+from fleet.models import Alarm, MaintenanceRecord, Spreader, Terminal
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
@@ -63,12 +63,12 @@ class TimeZoneField(TextField):
 
     @staticmethod
     def choices() -> list[str]:
-        return [telemetry.TZ_UTC, telemetry.TZ_TERMINAL, *sorted(telemetry.zone_names())]
+        return [readings.TZ_UTC, readings.TZ_TERMINAL, *sorted(readings.zone_names())]
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        if value != telemetry.TZ_TERMINAL and telemetry.zone_named(value) is None:
-            raise serializers.ValidationError(telemetry.UNKNOWN_ZONE, code="unknown_time_zone")
+        if value != readings.TZ_TERMINAL and readings.zone_named(value) is None:
+            raise serializers.ValidationError(readings.UNKNOWN_ZONE, code="unknown_time_zone")
         return value
 
 
@@ -239,21 +239,21 @@ class MaintenanceQuery(QuerySerializer):
 
 class TelemetryQuery(QueryStringSerializer):
     metrics = ChoicesField(
-        choices=telemetry.METRICS, help_text="Metrics to return (comma-separated); default all."
+        choices=readings.METRICS, help_text="Metrics to return (comma-separated); default all."
     )
     since = MomentField(
         required=False, help_text="Window start (inclusive). Default: 24 hours before `until`."
     )
     until = MomentField(required=False, help_text="Window end (exclusive). Default: now.")
     resolution = serializers.ChoiceField(
-        choices=[r.value for r in telemetry.Resolution],
+        choices=[r.value for r in readings.Resolution],
         required=False,
-        default=telemetry.Resolution.HOUR.value,
+        default=readings.Resolution.HOUR.value,
         help_text="raw: every reading; hour / day: buckets with min, avg and max.",
     )
     tz = TimeZoneField(
         required=False,
-        default=telemetry.TZ_UTC,
+        default=readings.TZ_UTC,
         help_text="The time zone of the buckets and of the times in the answer: `utc` "
         "(default), `terminal` (the spreader's terminal's zone) or an IANA name such as "
         "`Europe/Amsterdam`. Daily buckets start at local midnight.",
@@ -450,7 +450,7 @@ class _TelemetrySeries(serializers.Serializer):
     spreader = serializers.CharField()
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
-    metrics = serializers.ListField(child=serializers.ChoiceField(choices=telemetry.METRICS))
+    metrics = serializers.ListField(child=serializers.ChoiceField(choices=readings.METRICS))
     time_zone = serializers.CharField(
         help_text="The IANA zone (or UTC) of the buckets; times carry its UTC offset."
     )

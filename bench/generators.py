@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from api.models import Spreader, Terminal
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
+from fleet.models import Spreader, Terminal
 
 READINGS_DAYS = 30
 READINGS_PER_DAY = 24 * 60  # one a minute: 43,200 rows in 30 days

@@ -18,7 +18,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from api.models import Spreader, TelemetryReading
+from fleet.models import Spreader, TelemetryReading
 from telemetry.detection import reset_detection, run_detection
 from tokens import format as token_format
 from tokens.authentication import PersonalAccessTokenAuthentication

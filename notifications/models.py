@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.models import User
+from accounts.models import User
 
 
 class Notification(models.Model):

@@ -6,8 +6,13 @@ from django.conf import settings
 
 
 class PortalConfig(AppConfig):
+    """The portal edge: views, forms, templatetags, the ops console's admin, seed_demo.
+
+    Its label is "portal_site" because "portal" belongs to accounts (see accounts/apps.py)."""
+
     name = "portal"
-    verbose_name = "Accounts and organisations"
+    label = "portal_site"
+    verbose_name = "Portal"
 
     def ready(self) -> None:
         announce_embedded_default()

@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from api.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading, Terminal
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
+from fleet.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading, Terminal
 
 DEMO_PASSWORD = "quaygate-demo-2026"  # noqa: S105 - printed for the demo, never used in production
 READING_INTERVAL = timedelta(minutes=15)
@@ -142,7 +142,7 @@ def seed_demo(*, seed: int = 2026) -> DemoSummary:
 def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: datetime) -> None:
     """Tokens issued through the real service (audit events, emails), then a month of usage.
 
-    Imported here: portal.models sits above tokens and telemetry, and only this demo needs them.
+    Imported here: accounts.models sits above tokens and telemetry, and only this demo needs them.
     """
     from telemetry.detection import run_detection
     from telemetry.models import UsageRecord

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils import timezone
 
-from api.models import Terminal
+from fleet.models import Terminal
 from tokens import scopes as scope_rules
 from tokens.exceptions import TokenError
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy

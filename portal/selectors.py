@@ -14,7 +14,7 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
 from telemetry.models import Anomaly, TokenSighting, UsageHourly
 from tokens.models import AuditEvent, PersonalAccessToken
 

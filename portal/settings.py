@@ -82,11 +82,14 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "portal",
+    "accounts",
     "notifications",
-    "api",
+    "fleet",
     "tokens",
     "telemetry",
+    "members",
+    "api",
+    "portal",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -304,17 +307,15 @@ CELERY_BEAT_SCHEDULE: dict = {
     "telemetry-drain-usage": {"task": "telemetry.drain_usage_stream", "schedule": 10.0},
     "telemetry-detect-anomalies": {"task": "telemetry.detect_anomalies", "schedule": 300.0},
     "telemetry-purge-usage": {"task": "telemetry.purge_old_usage", "schedule": 3600.0},
-    # Tokens: the "expired" audit line once per token; the policy's unused-token revocation.
+    # Tokens: the "expired" audit line once per token; the policy's unused-token revocation;
+    # expiry notices (30 / 7 / 1 days, expired).
     "tokens-expire-due": {"task": "tokens.expire_due_tokens", "schedule": 300.0},
     "tokens-revoke-unused": {"task": "tokens.revoke_unused_tokens", "schedule": 3600.0},
+    "tokens-expiry-notices": {"task": "tokens.send_expiry_notices", "schedule": 3600.0},
     # API: forget Idempotency-Key answers after their 24 hours.
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": 3600.0},
-    # Email outbox: re-send what a dead worker or a lost message left behind; expiry notices.
+    # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
-    "notifications-expiry-notices": {
-        "task": "notifications.send_expiry_notices",
-        "schedule": 3600.0,
-    },
 }
 
 # --- REST framework, OpenAPI ----------------------------------------------------------------

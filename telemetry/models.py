@@ -5,7 +5,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from portal.models import Organization
+from accounts.models import Organization
 from tokens.models import PersonalAccessToken
 
 

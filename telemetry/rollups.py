@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from portal.db import delete_in_batches
+from core.db import delete_in_batches
 from telemetry.batch import Batch, as_datetime, execute, fetch, hour_sql, is_postgres, summarize
 from telemetry.conf import setting
 from telemetry.models import TokenSighting, UsageHourly, UsageRecord

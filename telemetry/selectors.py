@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from portal.models import Membership, User
+from accounts.models import Membership, User
 from telemetry.models import Anomaly, UsageHourly, UsageRecord
 from tokens.models import PersonalAccessToken
 

@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Membership, User
 from notifications.services import queue_notification
-from portal.models import Membership, User
 from telemetry.models import Anomaly
 from telemetry.rules import Finding
 from tokens import actors

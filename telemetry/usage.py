@@ -1,7 +1,7 @@
 """Writing the usage log: cheap on the request path, nothing lost.
 
 The request path appends one entry to a Redis Stream (XADD, capped with MAXLEN ~), written at
-once and acknowledged with the next request's token-cache round trip (portal.hotredis). A
+once and acknowledged with the next request's token-cache round trip (core.hotredis). A
 Celery task drains the stream through a consumer group in bulk: rows are inserted with
 ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
 the transaction commits. Entries a crashed drain read but never acknowledged are claimed by the
@@ -31,8 +31,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from portal import hotredis
-from portal.net import client_ip
+from core import hotredis
+from core.net import client_ip
 from telemetry.conf import setting
 from telemetry.geo import country_for
 from telemetry.models import UsageRecord
@@ -116,7 +116,7 @@ def record_usage(record: dict[str, Any]) -> str:
     """Append to the stream, or insert directly when there is no Redis. Returns where it went.
 
     The XADD is written at once and its reply read with the next request's token-cache round
-    trip (portal.hotredis), so a request makes one round trip to Redis, not two. Should Redis
+    trip (core.hotredis), so a request makes one round trip to Redis, not two. Should Redis
     refuse it or the connection die before that reply, the record waits in `_refused` and the
     next record_usage (or `settle`, or exit) inserts it directly: outside any other request's
     view or transaction. If Redis had appended it after all, the drain's conflict on request_id

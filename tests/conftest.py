@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -45,7 +45,7 @@ def celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 def _settle_hot_redis() -> Iterator[None]:
     """No test inherits another's owed Redis replies, refused usage records or a usage-log
     circuit breaker tripped by a Redis it stopped."""
-    from portal import hotredis
+    from core import hotredis
     from telemetry import usage
 
     usage._redis_down_until = 0.0

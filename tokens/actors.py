@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 
-from portal.net import client_ip
+from core.net import client_ip
 
 if TYPE_CHECKING:
-    from portal.models import User
+    from accounts.models import User
     from tokens.models import PersonalAccessToken
 
 # Mirrors AuditEvent.ActorKind (kept as strings so this module needs no model import).

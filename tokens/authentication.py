@@ -26,7 +26,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from portal.net import client_ip
+from core.net import client_ip
 from tokens import cache as token_cache
 from tokens import format as token_format
 from tokens import services

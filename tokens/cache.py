@@ -3,7 +3,7 @@
 One Redis round trip per API request does four things in one write: read the token's cached
 state, count the request in the current hour's window, decide whether this request is the one
 that updates `last_used_at` this minute, and read whether the address is blocked for failed
-guesses (portal.hotredis says why it bypasses redis-py's pipeline). Keys are the token's keyed
+guesses (core.hotredis says why it bypasses redis-py's pipeline). Keys are the token's keyed
 hash (never the secret), so the round trip needs nothing we don't hold before the first query.
 
 The cached state is dropped on commit by every service that changes a token (`forget`), so a
@@ -29,7 +29,7 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from portal import hotredis
+from core import hotredis
 from tokens import scopes as scope_rules
 
 logger = logging.getLogger(__name__)

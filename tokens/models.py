@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from api.models import Terminal
-from portal.models import Organization, User
+from accounts.models import Organization, User
+from fleet.models import Terminal
 from tokens import scopes as scope_rules
 
 

@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django.http import Http404
 
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
 from tokens.models import AuditEvent, AuditEventQuerySet, PersonalAccessToken, TokenQuerySet
 
 

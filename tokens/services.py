@@ -22,10 +22,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from api.models import Terminal
+from accounts.models import Membership, Organization, User
+from fleet.models import Terminal
 from notifications.models import Notification
 from notifications.services import queue_notification
-from portal.models import Membership, Organization, User
 from tokens import cache as token_cache
 from tokens import format as token_format
 from tokens import scopes as scope_rules

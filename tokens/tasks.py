@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tokens import services
+from tokens import expiry, services
 
 
 @shared_task(name="tokens.expire_due_tokens", ignore_result=True)
@@ -13,3 +13,8 @@ def expire_due_tokens_task() -> int:
 @shared_task(name="tokens.revoke_unused_tokens", ignore_result=True)
 def revoke_unused_tokens_task() -> int:
     return services.revoke_unused_tokens()
+
+
+@shared_task(name="tokens.send_expiry_notices", ignore_result=True)
+def send_expiry_notices_task() -> int:
+    return expiry.send_expiry_notices()

@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import selectors, services
 from api.converters import IdConverter
 from api.schema import api_operation
 from api.serializers import AlarmOut, AlarmQuery
 from api.views.base import ApiView, ListApiView, idempotent
+from fleet import selectors, services
 from tokens.scopes import Scope
 
 

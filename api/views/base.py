@@ -33,7 +33,7 @@ from api import idempotency
 from api.exceptions import IdempotencyKeyUsed, RequestTooLarge
 from api.pagination import KeysetPagination
 from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
-from portal.net import client_ip
+from core.net import client_ip
 from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
 from tokens.cache import TokenState
 from tokens.permissions import HasScope
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 def ip_key(group: str, request: Any) -> str:
-    """django-ratelimit key: the client address as portal.net sees it (proxies believed only
+    """django-ratelimit key: the client address as core.net sees it (proxies believed only
     when trusted), not REMOTE_ADDR."""
     return client_ip(request) or "unknown"
 

@@ -16,7 +16,7 @@ from api.exceptions import TooManyRequests
 from api.schema import api_operation
 from api.serializers import LeakReportInput, LeakReportOut
 from api.views.base import ApiView, address_limit
-from portal.net import client_ip
+from core.net import client_ip
 from tokens import services
 
 LEAK_REPORTS_PER_IP = "20/h"

@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import selectors
 from api.converters import SerialConverter
 from api.schema import api_operation
 from api.serializers import SpreaderOut, SpreaderQuery, TerminalOut, TerminalQuery
 from api.views.base import ApiView, ListApiView
+from fleet import selectors
 from tokens.scopes import Scope
 
 SERIAL = OpenApiParameter(

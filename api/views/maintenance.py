@@ -8,11 +8,11 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import selectors, services
 from api.schema import api_operation
 from api.serializers import MaintenanceInput, MaintenanceOut, MaintenanceQuery
 from api.views.base import ApiView, ListApiView, idempotent
 from api.views.fleet import SERIAL
+from fleet import selectors, services
 from tokens.scopes import Scope
 
 

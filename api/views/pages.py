@@ -14,10 +14,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
-from api import telemetry
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.parsers import MAX_BODY_BYTES
 from api.problems import PROBLEM_TYPES, type_uri
+from fleet import readings
 from tokens.scopes import DESCRIPTIONS
 
 # ReDoc styles itself by injecting <style> elements (styled-components) and searches in a blob:
@@ -50,7 +50,7 @@ def getting_started(request: HttpRequest) -> HttpResponse:
             "problems": problems,
             "default_limit": DEFAULT_LIMIT,
             "max_limit": MAX_LIMIT,
-            "max_points": telemetry.MAX_POINTS,
+            "max_points": readings.MAX_POINTS,
             "max_body_kib": MAX_BODY_BYTES // 1024,
             "default_rate": settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"],
         },

@@ -6,11 +6,11 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api import selectors, telemetry
 from api.schema import api_operation
 from api.serializers import TelemetryBucketSeries, TelemetryQuery, TelemetryRawSeries
 from api.views.base import ApiView
 from api.views.fleet import SERIAL
+from fleet import readings, selectors
 from tokens.scopes import Scope
 
 
@@ -22,13 +22,13 @@ class SpreaderTelemetry(ApiView):
         description=(
             "Readings of one spreader in the window [`since`, `until`).\n\n"
             "- `resolution=raw`: every reading, oldest first; the window may span at most "
-            f"{telemetry.MAX_WINDOW[telemetry.Resolution.RAW].days} days and hold at most "
-            f"{telemetry.MAX_POINTS} readings.\n"
+            f"{readings.MAX_WINDOW[readings.Resolution.RAW].days} days and hold at most "
+            f"{readings.MAX_POINTS} readings.\n"
             "- `resolution=hour` (default) or `day`: one point per hour or day that has "
             "readings, with the count and the minimum, average and maximum of each metric, "
             "computed by the database. Hourly windows may span "
-            f"{telemetry.MAX_WINDOW[telemetry.Resolution.HOUR].days} days, daily ones "
-            f"{telemetry.MAX_WINDOW[telemetry.Resolution.DAY].days} days.\n\n"
+            f"{readings.MAX_WINDOW[readings.Resolution.HOUR].days} days, daily ones "
+            f"{readings.MAX_WINDOW[readings.Resolution.DAY].days} days.\n\n"
             "Past a bound the answer is 400 (`window_too_large` or `too_many_points` in "
             "`errors`): narrow the window or choose a coarser resolution. Times without an "
             "offset are read as UTC.\n\n"
@@ -55,23 +55,23 @@ class SpreaderTelemetry(ApiView):
     def get(self, request: Request, serial: str) -> Response:
         query = self.validated_query(TelemetryQuery)
         spreader = selectors.spreader_for(self.token, serial)
-        metrics = tuple(query.get("metrics") or telemetry.METRICS)
-        zone = telemetry.zone_for(query["tz"], terminal_zone=spreader.terminal.time_zone)
-        span = telemetry.window(
+        metrics = tuple(query.get("metrics") or readings.METRICS)
+        zone = readings.zone_for(query["tz"], terminal_zone=spreader.terminal.time_zone)
+        span = readings.window(
             since=query.get("since"),
             until=query.get("until"),
             resolution=query["resolution"],
-            metrics=tuple(m for m in telemetry.METRICS if m in metrics),
+            metrics=tuple(m for m in readings.METRICS if m in metrics),
             zone=zone,
         )
         return Response(
             {
                 "spreader": spreader.serial_number,
                 "resolution": span.resolution.value,
-                "time_zone": telemetry.zone_name(zone),
+                "time_zone": readings.zone_name(zone),
                 "since": span.since.astimezone(zone),
                 "until": span.until.astimezone(zone),
                 "metrics": list(span.metrics),
-                "points": telemetry.series(spreader.id, span),
+                "points": readings.series(spreader.id, span),
             }
         )

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api.schema import api_operation
 from api.serializers import RotatedTokenOut, RotateInput, TokenOut
 from api.views.base import ApiView, idempotent
-from portal.net import client_ip
+from core.net import client_ip
 from tokens import services
 from tokens.actors import Actor
 from tokens.cache import TokenState

@@ -21,10 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_ratelimit.core import get_usage
 
-from portal import accounts, sudo
+from accounts.models import User
+from core.net import client_ip
+from members import security
+from portal import sudo
 from portal.forms import ChangePasswordForm, SignInForm, SudoForm
-from portal.models import User
-from portal.net import client_ip
 
 # Failed attempts allowed per window. An address may be a whole office behind one NAT, so it
 # gets more than one account does.
@@ -108,12 +109,12 @@ class SignInView(auth_views.LoginView):
     def form_valid(self, form: SignInForm) -> HttpResponse:
         response = super().form_valid(form)  # signs in (and cycles the session key)
         sudo.mark(self.request)
-        accounts.record_sign_in(form.get_user(), succeeded=True, **_client(self.request))
+        security.record_sign_in(form.get_user(), succeeded=True, **_client(self.request))
         return response
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:
         _count_failure(self.request, "sign-in", SIGN_IN_LIMITS)
-        accounts.record_sign_in(
+        security.record_sign_in(
             _account_named(self.request.POST.get("username", "")),
             succeeded=False,
             **_client(self.request),
@@ -208,7 +209,7 @@ class ChangePasswordView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: ChangePasswordForm) -> HttpResponse:
         response = super().form_valid(form)  # saves, keeps this session (cycling its key)
-        accounts.record_password_change(form.user, how="changed", **_client(self.request))
+        security.record_password_change(form.user, how="changed", **_client(self.request))
         sudo.mark(self.request)
         messages.success(
             self.request,
@@ -230,5 +231,5 @@ class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
-        accounts.record_password_change(form.user, how="reset", **_client(self.request))
+        security.record_password_change(form.user, how="reset", **_client(self.request))
         return response

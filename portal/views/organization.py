@@ -12,9 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from accounts.models import Membership
 from portal import selectors, sudo
 from portal.forms import AuditFilterForm, OrgTokenFilterForm, PolicyForm, add_service_error, posted
-from portal.models import Membership
 from portal.views.paging import paginate, query_without_page
 from tokens import format as token_format
 from tokens import services

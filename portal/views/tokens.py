@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from api.models import Terminal
+from accounts.models import Membership
+from fleet.models import Terminal
 from portal import selectors, sudo
 from portal.forms import (
     NewTokenForm,
@@ -25,7 +26,6 @@ from portal.forms import (
     posted,
 )
 from portal.middleware import remember_secret, take_secret
-from portal.models import Membership
 from telemetry import selectors as usage
 from telemetry.services import open_anomalies_by_token
 from tokens import services

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from portal.models import User
+from accounts.models import User
 from tests.conftest import make_user
 from tokens import services as token_services
 from tokens.actors import Actor

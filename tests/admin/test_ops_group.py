@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth.models import Group
 
+from accounts.models import User
 from portal.demo import seed_demo
-from portal.models import User
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ person who made it as the actor; the policy only through update_token_policy."""
 import pytest
 from django.urls import reverse
 
-from portal.models import Membership
+from accounts.models import Membership
 from tests.admin.conftest import form_data
 from tests.conftest import make_user
 from tokens.models import AuditEvent, TokenPolicy

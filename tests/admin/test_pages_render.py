@@ -4,8 +4,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
+from accounts.models import User
 from portal.demo import seed_demo
-from portal.models import User
 from tests.admin.conftest import OPS_GROUP
 
 pytestmark = pytest.mark.django_db

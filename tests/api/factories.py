@@ -5,8 +5,8 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
-from api.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading, Terminal
-from portal.models import Organization
+from accounts.models import Organization
+from fleet.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading, Terminal
 
 _numbers = itertools.count(1)
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from api import services
-from api.models import Alarm
+from fleet import services
+from fleet.models import Alarm
 from tests.api.factories import make_alarm
 
 pytestmark = pytest.mark.django_db

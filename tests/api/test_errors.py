@@ -194,7 +194,7 @@ def test_an_unexpected_error_is_a_500_problem_without_details(fleet, partner, mo
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals: SELECT * FROM tokens")
 
-    monkeypatch.setattr("api.selectors.spreaders_visible_to", broken)
+    monkeypatch.setattr("fleet.selectors.spreaders_visible_to", broken)
 
     with caplog.at_level(logging.ERROR, logger="api.problems"):
         response = partner.get("/api/v1/spreaders")
@@ -255,7 +255,7 @@ def test_a_database_outage_is_a_503_with_retry_after(fleet, partner, monkeypatch
     def unreachable(*args, **kwargs):
         raise OperationalError("connection to server at 10.0.0.5 failed: password for qg")
 
-    monkeypatch.setattr("api.selectors.alarms_visible_to", unreachable)
+    monkeypatch.setattr("fleet.selectors.alarms_visible_to", unreachable)
 
     response = partner.get("/api/v1/alarms")
 

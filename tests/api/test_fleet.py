@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from api.models import Spreader
+from fleet.models import Spreader
 from tests.api.factories import make_spreader
 
 pytestmark = pytest.mark.django_db

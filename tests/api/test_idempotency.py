@@ -6,9 +6,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from api import idempotency, services
-from api.models import Alarm, IdempotencyRecord, MaintenanceRecord
+from api import idempotency
+from api.models import IdempotencyRecord
 from api.tasks import purge_idempotency_records_task
+from fleet import services
+from fleet.models import Alarm, MaintenanceRecord
 from tokens.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from api.models import MaintenanceRecord
+from fleet.models import MaintenanceRecord
 from tests.api.factories import make_maintenance
 
 pytestmark = pytest.mark.django_db

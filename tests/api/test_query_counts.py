@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from api import services
+from fleet import services
 from tests.api.factories import (
     make_alarm,
     make_maintenance,

@@ -179,7 +179,7 @@ def test_the_largest_windows_are_allowed(fleet, partner):
 
 
 def test_more_readings_than_the_point_limit_is_a_400(readings, partner, monkeypatch):
-    monkeypatch.setattr("api.telemetry.MAX_POINTS", 5)
+    monkeypatch.setattr("fleet.readings.MAX_POINTS", 5)
 
     response = get(
         partner, since="2026-03-02T00:00:00Z", until="2026-03-03T00:00:00Z", resolution="raw"

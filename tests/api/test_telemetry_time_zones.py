@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api import telemetry
+from fleet import readings
 from tests.api.factories import reading, save_readings
 
 pytestmark = pytest.mark.django_db
@@ -268,9 +268,9 @@ def test_a_window_at_the_start_of_the_calendar_is_a_400_in_a_zone_west_of_utc(fl
 
 
 def test_amsterdam_hours_need_one_query_even_across_a_clock_change():
-    amsterdam = telemetry.zone_named("Europe/Amsterdam")
+    amsterdam = readings.zone_named("Europe/Amsterdam")
     since = utc(10, 20, 0)
 
-    stretches = telemetry.hour_stretches(amsterdam, since, since + timedelta(days=10))
+    stretches = readings.hour_stretches(amsterdam, since, since + timedelta(days=10))
 
     assert stretches == [(since, since + timedelta(days=10), UTC)]

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from api.models import Alarm, MaintenanceRecord
+from fleet.models import Alarm, MaintenanceRecord
 from tests.api.factories import make_spreader
 
 pytestmark = pytest.mark.django_db

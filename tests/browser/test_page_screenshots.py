@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from api.models import Terminal
+from fleet.models import Terminal
 from telemetry.models import Anomaly, TokenSighting, UsageHourly, UsageRecord
 from tokens import services
 from tokens.actors import Actor

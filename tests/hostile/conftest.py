@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading
+from fleet.models import Alarm, MaintenanceRecord, Spreader, TelemetryReading
 from tests.api.factories import make_alarm, make_maintenance, make_spreader, make_terminal
 from tokens import cache as token_cache
 from tokens import services

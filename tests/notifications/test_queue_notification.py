@@ -86,7 +86,7 @@ def test_a_duplicate_written_concurrently_leaves_the_callers_transaction_usable(
     with transaction.atomic():
         # Our existence check ran before the other process committed its row.
         monkeypatch.setattr(
-            "notifications.services.Notification.objects.filter",
+            "notifications.outbox.Notification.objects.filter",
             _first_call_says_absent(Notification.objects.filter),
         )
         assert queue(owner, dedup_key="race") is None

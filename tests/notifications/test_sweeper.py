@@ -100,7 +100,7 @@ def test_a_re_enqueued_row_is_not_enqueued_again_by_the_next_sweep(owner):
     """A backlog of queued rows must not be flooded with duplicate tasks every minute."""
     make_notification(owner, created_at=ago(121))
 
-    with mock.patch("notifications.services._enqueue", autospec=True):
+    with mock.patch("notifications.delivery._enqueue", autospec=True):
         first = sweep_notifications()
         second = sweep_notifications()
 
@@ -124,7 +124,7 @@ def test_a_slow_worker_that_finishes_after_the_sweep_stops_the_re_send(owner):
 
         def slow_send(backend, messages):
             clock.shift(601)
-            with mock.patch("notifications.services._enqueue", autospec=True):
+            with mock.patch("notifications.delivery._enqueue", autospec=True):
                 assert sweep_notifications().requeued == [notification.id]
             mail.outbox.extend(messages)
             return len(messages)

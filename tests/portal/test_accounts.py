@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import authenticate
 
-from portal.models import User
+from accounts.models import User
 from tests.conftest import PASSWORD
 
 

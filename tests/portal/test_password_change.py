@@ -8,8 +8,8 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import Membership
 from notifications.models import Notification
-from portal.models import Membership
 from tests.conftest import PASSWORD
 from tokens.models import AuditEvent
 

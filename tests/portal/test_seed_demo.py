@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from api.models import Spreader, Terminal
+from accounts.models import Organization, User
+from fleet.models import Spreader, Terminal
 from portal.demo import DEMO_PASSWORD
-from portal.models import Organization, User
 from telemetry.models import Anomaly, UsageHourly, UsageRecord
 from tokens.models import AuditEvent, PersonalAccessToken
 

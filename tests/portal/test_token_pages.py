@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from api.models import Terminal
+from fleet.models import Terminal
 from telemetry.models import Anomaly, UsageHourly
 from tokens import services
 from tokens.actors import Actor

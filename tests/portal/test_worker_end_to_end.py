@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from portal.models import Organization
+from accounts.models import Organization
 from tests.conftest import require
 from tests.support.tasks import create_organization
 from tests.support.worker import celery_worker, wait_for

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from portal.models import Organization
+from accounts.models import Organization
 
 
 @shared_task(name="tests.support.tasks.create_organization")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from portal.models import Organization, User
+from accounts.models import Organization, User
 from telemetry.models import UsageRecord
 from tokens.models import PersonalAccessToken
 

@@ -150,7 +150,7 @@ def test_a_record_redis_refuses_is_stored_directly_and_only_once(client, token, 
 
 def test_a_dropped_connection_loses_no_record_and_does_not_trip_the_breaker(client, token, stream):
     import telemetry.usage
-    from portal import hotredis
+    from core import hotredis
 
     client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
     usage.settle()

@@ -8,7 +8,7 @@ import redis as redis_lib
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api.models import Terminal
+from fleet.models import Terminal
 from tests.conftest import require
 from tokens import cache as token_cache
 from tokens import services

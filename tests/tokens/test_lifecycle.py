@@ -231,7 +231,7 @@ def test_a_leak_report_of_nothing_real_writes_nothing(db):
 
 
 def test_a_departed_member_loses_every_token_in_that_organisation_only(issue, owner, other_org):
-    from portal.models import Membership
+    from accounts.models import Membership
 
     Membership.objects.create(user=owner, organization=other_org)
     here = [issue(owner, name="a").token, issue(owner, name="b").token]

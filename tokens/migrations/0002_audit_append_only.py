@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from portal.migration_ops import postgres_only_sql
+from core.migration_ops import postgres_only_sql
 
 FORWARD = """
 CREATE OR REPLACE FUNCTION tokens_auditevent_append_only() RETURNS trigger AS $$

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from api.models import Terminal
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
+from fleet.models import Terminal
 from tokens import services
 from tokens.actors import Actor
 from tokens.exceptions import TokenError

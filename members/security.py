@@ -7,9 +7,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Organization, User
 from notifications.models import Notification
 from notifications.services import queue_notification
-from portal.models import Organization, User
 from tokens.actors import Actor
 from tokens.models import AuditEvent
 from tokens.services import record_audit_event

@@ -22,13 +22,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from portal.admin_utils import (
+from accounts.models import User
+from core.admin_utils import (
     LargeTableAdmin,
     ReadOnlyAdminMixin,
     ask_reason,
     pinned_filter,
 )
-from portal.models import User
 from telemetry.models import Anomaly
 from tokens import format as token_format
 from tokens import services as token_services

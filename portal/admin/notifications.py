@@ -7,12 +7,12 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
 
+from core.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
 from notifications import services as notification_services
 from notifications.models import Notification
-from portal.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
+from portal.admin.tokens import BOTH_LOCATIONS
 from tokens import services as token_services
 from tokens.actors import Actor
-from tokens.admin import BOTH_LOCATIONS
 from tokens.models import AuditEvent
 
 # One transaction per email; a mail-server outage can fail many, so allow a good batch.

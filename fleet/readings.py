@@ -28,8 +28,8 @@ from typing import Any
 from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import Trunc
 
-from api.exceptions import FleetInputError
-from api.models import TelemetryReading
+from fleet.exceptions import FleetInputError
+from fleet.models import TelemetryReading
 
 logger = logging.getLogger(__name__)
 

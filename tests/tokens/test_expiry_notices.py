@@ -5,9 +5,9 @@ import time_machine
 from django.core import mail
 
 from notifications.models import Notification
-from notifications.tasks import send_expiry_notices as send_expiry_notices_task
 from tokens.expiry import send_expiry_notices
 from tokens.models import PersonalAccessToken
+from tokens.tasks import send_expiry_notices_task
 
 NOW = datetime.fromisoformat("2026-11-24T12:00:00+00:00")
 

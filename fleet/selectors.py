@@ -13,7 +13,7 @@ from typing import Protocol
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from api.models import Alarm, MaintenanceRecord, Spreader, Terminal
+from fleet.models import Alarm, MaintenanceRecord, Spreader, Terminal
 
 
 class TokenScope(Protocol):

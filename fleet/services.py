@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from api.exceptions import FleetInputError
-from api.models import Alarm, MaintenanceRecord, Spreader
-from portal.models import User
+from accounts.models import User
+from fleet.exceptions import FleetInputError
+from fleet.models import Alarm, MaintenanceRecord, Spreader
 
 # Controllers' clocks drift; a record stamped a little ahead of ours is still "now".
 _CLOCK_SLACK = timedelta(minutes=5)

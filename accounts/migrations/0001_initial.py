@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import portal.models
+import accounts.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 'ordering': ['email'],
             },
             managers=[
-                ('objects', portal.models.UserManager()),
+                ('objects', accounts.models.UserManager()),
             ],
         ),
         migrations.CreateModel(

@@ -1,4 +1,4 @@
-"""portal.hotredis: the API's one-round-trip Redis connection, against a real Redis.
+"""core.hotredis: the API's one-round-trip Redis connection, against a real Redis.
 
 What must hold: replies come back in order; a command sent without waiting has its reply read by
 the next round trip; a refused or lost command reaches its fallback (nothing is silently
@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
-from portal import hotredis
+from core import hotredis
 from tests.conftest import require
 
 KEY = f"test:hotredis:{os.getpid()}"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from api.models import Alarm, MaintenanceRecord, Spreader, Terminal
-from portal.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
+from core.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
+from fleet.models import Alarm, MaintenanceRecord, Spreader, Terminal
 
 
 @admin.register(Terminal)

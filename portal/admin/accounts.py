@@ -14,7 +14,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
-from portal.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor

@@ -13,17 +13,17 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from portal.admin_utils import (
+from core.admin_utils import (
     LargeTableAdmin,
     ReadOnlyAdminMixin,
     ask_reason,
     pinned_filter,
 )
+from portal.admin.tokens import BOTH_LOCATIONS, may_revoke, redirect_pasted_secret, revoke_tokens
 from telemetry import services as telemetry_services
 from telemetry.models import Anomaly, UsageRecord
 from tokens import format as token_format
 from tokens.actors import Actor
-from tokens.admin import BOTH_LOCATIONS, may_revoke, redirect_pasted_secret, revoke_tokens
 from tokens.models import PersonalAccessToken
 
 # Acknowledging or resolving is one transaction per finding; past this, filter first.

@@ -1,6 +1,6 @@
 from django.test import RequestFactory
 
-from portal.net import client_ip
+from core.net import client_ip
 
 rf = RequestFactory()
 
