@@ -221,6 +221,36 @@ _NOT_REPLAYED = (
 )
 
 
+def _error_statuses(
+    errors: Sequence[int], *, idempotent: bool, replayable: bool, authenticated: bool
+) -> tuple[set[int], dict[int, str]]:
+    """The problem statuses an operation can answer, with the texts that differ from the
+    defaults (an idempotent write's 409/422 say why)."""
+    statuses = {*errors, 503, 429}
+    texts: dict[int, str] = {}
+    if idempotent:
+        statuses |= set(_IDEMPOTENCY_ERRORS)
+        for status, text in _IDEMPOTENCY_ERRORS.items():
+            texts[status] = (
+                f"{_ERROR_TEXT[status]} Or: {text[0].lower()}{text[1:]}"
+                if status in errors
+                else text
+            )
+        if not replayable:
+            texts[409] += _NOT_REPLAYED
+    if authenticated:
+        statuses.add(401)
+    return statuses, texts
+
+
+def _access_text(scope: str | None, *, authenticated: bool) -> str:
+    if not authenticated:
+        return "\n\n**Authentication:** none."
+    if scope:
+        return f"\n\n**Required scope:** `{scope}`."
+    return "\n\n**Required scope:** none — any valid token."
+
+
 def api_operation(
     *,
     summary: str,
@@ -240,29 +270,12 @@ def api_operation(
     """extend_schema with what every operation shares: scope in the text and in
     `x-required-scopes`, the problem responses, the rate-limit response headers; for a write
     that takes an Idempotency-Key (api.views.base.idempotent), the header and its problems."""
-    statuses = {*errors, 503}
-    texts: dict[int, str] = {}
-    if idempotent:
-        statuses |= set(_IDEMPOTENCY_ERRORS)
-        for status, text in _IDEMPOTENCY_ERRORS.items():
-            texts[status] = (
-                f"{_ERROR_TEXT[status]} Or: {text[0].lower()}{text[1:]}"
-                if status in errors
-                else text
-            )
-        if not replayable:
-            texts[409] += _NOT_REPLAYED
-    if authenticated:
-        statuses |= {401, 429}
-        if scope:
-            statuses.add(403)
-        if scope:
-            description += f"\n\n**Required scope:** `{scope}`."
-        else:
-            description += "\n\n**Required scope:** none — any valid token."
-    else:
-        statuses.add(429)
-        description += "\n\n**Authentication:** none."
+    statuses, texts = _error_statuses(
+        errors, idempotent=idempotent, replayable=replayable, authenticated=authenticated
+    )
+    if scope and authenticated:
+        statuses.add(403)
+    description += _access_text(scope, authenticated=authenticated)
     all_responses = dict(responses)
     for status in sorted(statuses):
         key, value = problem(status, texts.get(status, ""))

@@ -146,15 +146,8 @@ def generate_readings(spreader: Spreader, *, end: datetime, days: int = READINGS
     return rows
 
 
-def generate_tokens(*, count: int, owners: int = 1000, now: datetime | None = None) -> int:
-    """`count` tokens over `owners` new users of one new organisation, for the expiry scan.
-
-    Expiry dates are spread evenly from 30 days ago to a year ahead, so the scan finds a few
-    percent of them due (30/7/1-day warnings, expired); one in ten is revoked. No secrets:
-    the scan never looks at them.
-    """
-    require_postgresql()
-    now = now or timezone.now()
+def _expiry_owners(*, owners: int, now: datetime) -> Organization:
+    """The expiry bench's organisation and its `owners` members, made in SQL."""
     with transaction.atomic(), connection.cursor() as cursor:
         org, _ = Organization.objects.get_or_create(
             slug="bench-expiry", defaults={"name": "Bench Expiry Port"}
@@ -180,6 +173,19 @@ def generate_tokens(*, count: int, owners: int = 1000, now: datetime | None = No
             {"org": org.id, "now": now},
         )
         cursor.execute("ANALYZE portal_user")
+    return org
+
+
+def generate_tokens(*, count: int, owners: int = 1000, now: datetime | None = None) -> int:
+    """`count` tokens over `owners` new users of one new organisation, for the expiry scan.
+
+    Expiry dates are spread evenly from 30 days ago to a year ahead, so the scan finds a few
+    percent of them due (30/7/1-day warnings, expired); one in ten is revoked. No secrets:
+    the scan never looks at them.
+    """
+    require_postgresql()
+    now = now or timezone.now()
+    org = _expiry_owners(owners=owners, now=now)
     with (
         transaction.atomic(),
         bulk_load("tokens_personalaccesstoken"),

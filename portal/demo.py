@@ -180,8 +180,6 @@ def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: dateti
 
 
 def _usage_history(token, rng: random.Random, now: datetime, *, stop_days_ago: int) -> list:
-    from telemetry.models import UsageRecord
-
     rows = []
     home_ip = f"198.51.100.{rng.randrange(2, 250)}"
     country = token.organization.terminals.values_list("country", flat=True).first() or "NL"
@@ -199,15 +197,15 @@ def _usage_history(token, rng: random.Random, now: datetime, *, stop_days_ago: i
             status = (
                 200 if roll < 0.93 else (404 if roll < 0.975 else (429 if roll < 0.99 else 500))
             )
+            # The draws keep their order (id, time, serial, latency, size): same seed, same rows.
+            request_id = uuid.UUID(int=rng.getrandbits(128))
+            created_at = hour + timedelta(seconds=rng.randrange(3600))
             rows.append(
-                UsageRecord(
-                    request_id=uuid.UUID(int=rng.getrandbits(128)),
-                    created_at=hour + timedelta(seconds=rng.randrange(3600)),
+                _usage_row(
+                    token,
+                    request_id=request_id,
+                    created_at=created_at,
                     inserted_at=hour + timedelta(seconds=3599),
-                    token=token,
-                    organization_id=token.organization_id,
-                    token_prefix=token.display_prefix,
-                    method="GET",
                     route=route,
                     path=path.format(serial=rng.choice(serials)),
                     status=status,
@@ -219,29 +217,44 @@ def _usage_history(token, rng: random.Random, now: datetime, *, stop_days_ago: i
                 )
             )
     if token.name == "Dashboard prototype":
-        # Yesterday, a burst from an address on the other side of the world: an anomaly to look at.
-        for minute in range(12):
-            at = now - timedelta(hours=20, minutes=minute)
-            rows.append(
-                UsageRecord(
-                    request_id=uuid.UUID(int=rng.getrandbits(128)),
-                    created_at=at,
-                    inserted_at=at,
-                    token=token,
-                    organization_id=token.organization_id,
-                    token_prefix=token.display_prefix,
-                    method="GET",
-                    route="api/v1/spreaders",
-                    path="/api/v1/spreaders",
-                    status=200,
-                    latency_ms=4.2,
-                    ip="203.0.113.77",
-                    country="BR",
-                    user_agent="curl/8.5.0",
-                    response_bytes=2048,
-                )
-            )
+        rows += _planted_burst(token, rng, now)
     return rows
+
+
+def _planted_burst(token, rng: random.Random, now: datetime) -> list:
+    """Yesterday, a burst from an address on the other side of the world: an anomaly to look at."""
+    rows = []
+    for minute in range(12):
+        at = now - timedelta(hours=20, minutes=minute)
+        rows.append(
+            _usage_row(
+                token,
+                request_id=uuid.UUID(int=rng.getrandbits(128)),
+                created_at=at,
+                inserted_at=at,
+                route="api/v1/spreaders",
+                path="/api/v1/spreaders",
+                status=200,
+                latency_ms=4.2,
+                ip="203.0.113.77",
+                country="BR",
+                user_agent="curl/8.5.0",
+                response_bytes=2048,
+            )
+        )
+    return rows
+
+
+def _usage_row(token, **fields):
+    from telemetry.models import UsageRecord
+
+    return UsageRecord(
+        token=token,
+        organization_id=token.organization_id,
+        token_prefix=token.display_prefix,
+        method="GET",
+        **fields,
+    )
 
 
 def _ensure_password(user: User) -> None:
