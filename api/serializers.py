@@ -144,18 +144,19 @@ class StrictSerializer(serializers.Serializer):
             known = set(self.fields) | set(self.allowed_extra)
             unknown = sorted(str(key) for key in data if key not in known)
             if unknown:
-                raise serializers.ValidationError(
-                    {
-                        key[:100]: [
-                            serializers.ErrorDetail(
-                                "Unknown field. Check the spelling against the API reference.",
-                                code="unknown_field",
-                            )
-                        ]
-                        for key in unknown[:20]
-                    }
+                raise _field_errors(
+                    unknown,
+                    "Unknown field. Check the spelling against the API reference.",
+                    code="unknown_field",
                 )
         return super().to_internal_value(data)
+
+
+def _field_errors(keys: list[str], message: str, *, code: str) -> serializers.ValidationError:
+    """One error per offending field, names and count bounded: they are the caller's input."""
+    return serializers.ValidationError(
+        {key[:100]: [serializers.ErrorDetail(message, code=code)] for key in keys[:20]}
+    )
 
 
 class QueryStringSerializer(StrictSerializer):
@@ -168,16 +169,8 @@ class QueryStringSerializer(StrictSerializer):
                 key for key, values in data.lists() if key != CURSOR_PARAM and "" in values
             )
             if empty:
-                raise serializers.ValidationError(
-                    {
-                        key[:100]: [
-                            serializers.ErrorDetail(
-                                "Empty value. Give a value or leave the parameter out.",
-                                code="blank",
-                            )
-                        ]
-                        for key in empty[:20]
-                    }
+                raise _field_errors(
+                    empty, "Empty value. Give a value or leave the parameter out.", code="blank"
                 )
         return super().to_internal_value(data)
 
