@@ -11,7 +11,7 @@ PORT ?= 8000
 help:
 	@echo "make run    - install, migrate, seed the demo, start web + Celery worker + beat (embedded default)"
 	@echo "make test   - run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, and the import contracts in pyproject.toml (lint-imports)"
 	@echo "make bench  - benchmarks on PostgreSQL + Redis + gunicorn (see README)"
 	@echo "make lock   - re-resolve requirements/*.in into the pinned requirements/*.txt"
 
@@ -40,6 +40,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: install
 	$(BIN)/ruff format .
