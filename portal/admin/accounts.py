@@ -3,7 +3,7 @@
 Ops (the "Ops" group) only view these; superusers change them. A change to an organisation's
 members or token policy is an audit event with the person who made it as an ops actor: the
 policy through tokens.services.update_token_policy (which audits and drops cached token
-states), memberships through tokens.services.record_audit_event.
+states), memberships through members.services (which audit, and revoke a leaver's tokens).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from accounts.models import Membership, Organization, User
+from members import services as member_services
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.exceptions import TokenError
-from tokens.models import AuditEvent, TokenPolicy
+from tokens.models import TokenPolicy
 
 POLICY_FIELDS = [
     "max_lifetime_days",
@@ -210,76 +211,59 @@ class OrganizationAdmin(admin.ModelAdmin):
                 formset.changed_objects.append((policy, list(changes)))
 
     def _save_memberships(self, request, organization: Organization, formset) -> None:
-        actor = Actor.from_request(request, ops=True)
-        before = {
-            form.instance.pk: (form.initial.get("user"), form.initial.get("role"))
-            for form in formset.initial_forms
-        }
-        formset.save(commit=False)
-        with transaction.atomic():
-            for membership in formset.deleted_objects:
-                self._audit_membership(
-                    actor, organization, membership, change="removed", before=membership.role
-                )
-                membership.delete()
-                self._revoke_tokens_of(request, actor, organization, membership.user)
-            for membership in formset.new_objects:
-                membership.save()
-                self._audit_membership(actor, organization, membership, change="added")
-            for membership, _fields in formset.changed_objects:
-                old_user, old_role = before.get(membership.pk, (None, None))
-                membership.save()
-                if old_user is not None and old_user != membership.user_id:
-                    # A row pointed at someone else: to the log, that person left and one joined.
-                    self._audit_membership(
-                        actor,
-                        organization,
-                        membership,
-                        change="replaced",
-                        before=old_role,
-                        details={"previous_user_id": old_user},
-                    )
-                    previous = User.objects.filter(pk=old_user).first()
-                    if previous is not None:
-                        self._revoke_tokens_of(request, actor, organization, previous)
-                else:
-                    self._audit_membership(
-                        actor, organization, membership, change="role", before=old_role
-                    )
+        """Parse the inline, call members.services for each row, report revoked tokens.
 
-    def _revoke_tokens_of(
-        self, request, actor: Actor, organization: Organization, user: User
-    ) -> None:
-        revoked = token_services.revoke_member_tokens(
-            user=user, organization=organization, actor=actor
-        )
-        if revoked:
-            self.message_user(
-                request,
-                f"{user.email} left {organization.name}: {revoked} of their tokens revoked.",
-                messages.WARNING,
-            )
+        All rows or none: a refusal rolls back the rows before it and is an error message."""
+        formset.save(commit=False)
+        try:
+            with transaction.atomic():
+                saved, left = self._apply_memberships(
+                    Actor.from_request(request, ops=True), organization, formset
+                )
+        except TokenError as error:
+            saved, left = ([], [], []), []
+            self.message_user(request, f"Members not changed: {error.message}", messages.ERROR)
+        # What Django's own history entry (LogEntry) reads from a saved formset.
+        formset.deleted_objects, formset.new_objects, formset.changed_objects = saved
+        for user, revoked in left:
+            if revoked:
+                self.message_user(
+                    request,
+                    f"{user.email} left {organization.name}: {revoked} of their tokens revoked.",
+                    messages.WARNING,
+                )
 
     @staticmethod
-    def _audit_membership(
-        actor: Actor,
-        organization: Organization,
-        membership: Membership,
-        *,
-        change: str,
-        before: str | None = None,
-        details: dict | None = None,
-    ) -> None:
-        token_services.record_audit_event(
-            action=AuditEvent.Action.MEMBERSHIP_CHANGED,
-            actor=actor,
-            organization=organization,
-            details={
-                "user": membership.user.email,
-                "user_id": membership.user_id,
-                "change": change,
-                "from": before if change != "added" else None,
-                "to": membership.role if change != "removed" else None,
-                **(details or {}),
-            },
+    def _apply_memberships(
+        actor: Actor, organization: Organization, formset
+    ) -> tuple[tuple[list, list, list], list[tuple[User, int]]]:
+        """The saved formset's rows through the services: (deleted, new, changed) as stored, and
+        (person who left, tokens revoked) for each leaver."""
+        # The stored rows: a deleted form's instance may carry edits made before ticking "delete".
+        stored = Membership.objects.select_related("user").in_bulk(
+            [membership.pk for membership in formset.deleted_objects]
         )
+        deleted, added, changed, left = [], [], [], []
+        for membership in formset.deleted_objects:
+            leaving = stored[membership.pk]
+            left.append((leaving.user, member_services.remove_member(leaving, actor=actor)))
+            deleted.append(leaving)
+        for membership in formset.new_objects:
+            added.append(
+                member_services.add_member(
+                    organization, user=membership.user, role=membership.role, actor=actor
+                )
+            )
+        for membership, fields in formset.changed_objects:
+            if "user" in fields:  # the row now points at someone else: they left, one joined
+                replaced = member_services.replace_member(
+                    membership, user=membership.user, role=membership.role, actor=actor
+                )
+                changed.append((replaced.membership, fields))
+                left.append((replaced.previous_user, replaced.tokens_revoked))
+            else:
+                role_changed = member_services.change_role(
+                    membership, role=membership.role, actor=actor
+                )
+                changed.append((role_changed, fields))
+        return (deleted, added, changed), left
