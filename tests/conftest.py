@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import redis as redis_lib
 
 from accounts.models import Membership, Organization, User
 
@@ -64,6 +65,27 @@ def _clear_cache() -> Iterator[None]:
     for alias in caches:
         with contextlib.suppress(Exception):  # a cache that is down has nothing to clear
             caches[alias].clear()
+
+
+@pytest.fixture
+def redis_client(settings) -> Iterator[redis_lib.Redis]:
+    """The real Redis at REDIS_URL, answering: skips locally without one (fails in CI).
+    Timeouts, so a test that breaks Redis fails instead of hanging. Tests clean up their keys."""
+    url = settings.REDIS_URL
+    require(bool(url), "needs REDIS_URL")
+    client = redis_lib.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        client.ping()
+    except redis_lib.RedisError:
+        require(False, f"Redis at {url} is not reachable")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def no_redis(settings) -> None:
+    """The embedded default: no REDIS_URL, so caches, counters and the usage log fall back."""
+    settings.REDIS_URL = ""
 
 
 def make_org(name: str) -> Organization:

@@ -19,10 +19,9 @@ DEAD_CACHE = {
 
 
 @pytest.fixture
-def dead_cache(settings):
+def dead_cache(no_redis, settings):
     """The shared cache (django-ratelimit's counters) is unreachable. Token state and usage
     log fall back on their own (no REDIS_URL); the per-address limits must fail open."""
-    settings.REDIS_URL = ""
     settings.CACHES = DEAD_CACHE
 
 

@@ -9,35 +9,23 @@ import gc
 import os
 import threading
 from collections.abc import Iterator
-from functools import cache
 
 import pytest
 import redis as redis_lib
 from django.conf import settings
 
 from core import hotredis
-from tests.conftest import require
 
 KEY = f"test:hotredis:{os.getpid()}"
 
 
-@cache
-def client_for(url: str) -> redis_lib.Redis:
-    return redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 @pytest.fixture
-def url() -> Iterator[str]:
+def url(redis_client) -> Iterator[str]:
     url = settings.REDIS_URL
-    require(bool(url), "REDIS_URL is not set")
-    try:
-        client_for(url).ping()
-    except redis_lib.RedisError:
-        require(False, f"Redis at {url} is not reachable")
     hotredis.reset()
     yield url
     hotredis.reset()
-    client_for(url).delete(KEY, KEY + ":string", KEY + ":stream")
+    redis_client.delete(KEY, KEY + ":string", KEY + ":stream")
 
 
 def my_client_id(url: str) -> int:
@@ -45,24 +33,26 @@ def my_client_id(url: str) -> int:
     return client_id
 
 
-def test_replies_come_back_in_order_over_one_kept_connection(url):
+def test_replies_come_back_in_order_over_one_kept_connection(url, redis_client):
     first = hotredis.execute(url, [("SET", KEY, "a"), ("GET", KEY), ("INCR", KEY + "n")])
     assert first == [b"OK", b"a", 1]
     assert my_client_id(url) == my_client_id(url)  # the same connection, not a pool's
-    client_for(url).delete(KEY + "n")
+    redis_client.delete(KEY + "n")
 
 
-def test_a_sent_command_runs_at_once_and_its_reply_is_read_by_the_next_round_trip(url):
+def test_a_sent_command_runs_at_once_and_its_reply_is_read_by_the_next_round_trip(
+    url, redis_client
+):
     failures = []
     hotredis.send(url, ("XADD", KEY + ":stream", "*", "v", "1"), on_failure=failures.append)
     # The next round trip reads the owed reply first, so its own replies are its own.
     assert hotredis.execute(url, [("ECHO", "mine")]) == [b"mine"]
-    assert client_for(url).xlen(KEY + ":stream") == 1
+    assert redis_client.xlen(KEY + ":stream") == 1
     assert failures == []
 
 
-def test_a_refused_command_reaches_its_fallback_and_the_connection_stays_usable(url):
-    client_for(url).set(KEY + ":string", "not a stream")
+def test_a_refused_command_reaches_its_fallback_and_the_connection_stays_usable(url, redis_client):
+    redis_client.set(KEY + ":string", "not a stream")
     failures = []
     hotredis.send(url, ("XADD", KEY + ":string", "*", "v", "1"), on_failure=failures.append)
     before = my_client_id(url)  # reads the refusal on the way
@@ -72,8 +62,8 @@ def test_a_refused_command_reaches_its_fallback_and_the_connection_stays_usable(
     assert my_client_id(url) == before  # still in step: the same connection goes on
 
 
-def test_an_error_reply_in_a_round_trip_raises_and_the_connection_is_not_reused(url):
-    client_for(url).set(KEY + ":string", "text")
+def test_an_error_reply_in_a_round_trip_raises_and_the_connection_is_not_reused(url, redis_client):
+    redis_client.set(KEY + ":string", "text")
     before = my_client_id(url)
     with pytest.raises(redis_lib.ResponseError):
         hotredis.execute(url, [("INCR", KEY + ":string"), ("ECHO", "left unread")])
@@ -82,10 +72,12 @@ def test_an_error_reply_in_a_round_trip_raises_and_the_connection_is_not_reused(
     assert my_client_id(url) != before
 
 
-def test_a_command_owed_on_a_dead_connection_fails_over_and_the_round_trip_reconnects(url):
+def test_a_command_owed_on_a_dead_connection_fails_over_and_the_round_trip_reconnects(
+    url, redis_client
+):
     failures = []
     victim = my_client_id(url)
-    client_for(url).client_kill_filter(_id=victim)
+    redis_client.client_kill_filter(_id=victim)
     # Written into a connection the server has already closed: it never runs.
     hotredis.send(url, ("ECHO", "owed"), on_failure=failures.append)
     # The round trip finds the connection dead, fails the owed command over, and retries on a
@@ -96,9 +88,11 @@ def test_a_command_owed_on_a_dead_connection_fails_over_and_the_round_trip_recon
     assert my_client_id(url) != victim
 
 
-def test_commands_nobody_reads_after_are_settled_before_they_pile_up(url, monkeypatch):
+def test_commands_nobody_reads_after_are_settled_before_they_pile_up(
+    url, redis_client, monkeypatch
+):
     monkeypatch.setattr(hotredis, "MAX_UNREAD", 3)
-    client_for(url).set(KEY + ":string", "text")
+    redis_client.set(KEY + ":string", "text")
     failures = []
     for _ in range(3):
         hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
@@ -106,8 +100,8 @@ def test_commands_nobody_reads_after_are_settled_before_they_pile_up(url, monkey
     assert len(failures) == 3
 
 
-def test_settle_reads_what_is_owed(url):
-    client_for(url).set(KEY + ":string", "text")
+def test_settle_reads_what_is_owed(url, redis_client):
+    redis_client.set(KEY + ":string", "text")
     failures = []
     hotredis.send(url, ("INCR", KEY + ":string"), on_failure=failures.append)
     assert failures == []
@@ -146,8 +140,8 @@ def test_a_forked_child_makes_its_own_connection(url):
     assert my_client_id(url) == parent  # the parent's connection is untouched
 
 
-def test_what_a_thread_is_owed_is_settled_when_the_thread_ends(url):
-    client_for(url).set(KEY + ":string", "text")
+def test_what_a_thread_is_owed_is_settled_when_the_thread_ends(url, redis_client):
+    redis_client.set(KEY + ":string", "text")
     failures = []
 
     def serve_one_request():
@@ -161,8 +155,8 @@ def test_what_a_thread_is_owed_is_settled_when_the_thread_ends(url):
     assert isinstance(failures[0], redis_lib.ResponseError)
 
 
-def test_at_exit_every_threads_connections_are_settled(url):
-    client_for(url).set(KEY + ":string", "text")
+def test_at_exit_every_threads_connections_are_settled(url, redis_client):
+    redis_client.set(KEY + ":string", "text")
     failures = []
     sent, finish = threading.Event(), threading.Event()
 

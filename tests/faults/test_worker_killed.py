@@ -14,7 +14,6 @@ import threading
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection, transaction
 
 from notifications.models import Notification
@@ -36,13 +35,12 @@ ROWS = 60_000
 
 
 @pytest.fixture
-def services_up() -> redis.Redis:
-    require(bool(settings.REDIS_URL), "needs REDIS_URL (the broker and the usage stream)")
+def services_up(redis_client) -> redis.Redis:
     require(connection.vendor == "postgresql", "needs PostgreSQL shared with the worker")
     from portal.celery import app
 
     app.control.purge()  # tasks an earlier run left behind point at rows of another database
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_client
 
 
 def kill(process) -> None:

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -83,8 +82,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def worker(smtp: SmtpServer) -> Iterator[None]:
-    require(bool(settings.REDIS_URL), "needs REDIS_URL (the Celery broker)")
+def worker(smtp: SmtpServer, redis_client) -> Iterator[None]:
+    """A real worker, on Redis as its broker and PostgreSQL shared with the tests."""
     require(
         connection.vendor == "postgresql",
         "needs DATABASE_URL on PostgreSQL (shared with the worker)",

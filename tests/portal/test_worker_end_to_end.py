@@ -1,5 +1,4 @@
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from accounts.models import Organization
@@ -10,8 +9,8 @@ from tests.support.worker import celery_worker, wait_for
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("redis_client")  # the Celery broker
 def test_a_real_worker_process_runs_a_task_and_the_database_shows_its_effect():
-    require(bool(settings.REDIS_URL), "needs REDIS_URL (the Celery broker)")
     require(
         connection.vendor == "postgresql",
         "needs DATABASE_URL on PostgreSQL (shared with the worker)",

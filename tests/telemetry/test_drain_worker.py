@@ -1,8 +1,6 @@
 """End to end: usage records land in the Redis Stream and a real worker drains them."""
 
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection
 
 from telemetry.conf import setting
@@ -16,10 +14,9 @@ from tests.telemetry.test_stream_drain import record
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_drains_the_stream_into_postgresql():
-    require(bool(settings.REDIS_URL), "needs REDIS_URL (the stream and the broker)")
+def test_a_real_worker_drains_the_stream_into_postgresql(redis_client):
     require(connection.vendor == "postgresql", "needs PostgreSQL shared with the worker")
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis_client
     key = setting("USAGE_STREAM_KEY")  # the worker's default: this test owns its Redis db
     client.delete(key)
     for _ in range(20):
