@@ -88,7 +88,9 @@ def test_a_spreader_is_one_query(busy_fleet, partner):
     partner.get("/api/v1/spreaders/BUSY-001")
 
     with api_queries(1):
-        partner.get("/api/v1/spreaders/BUSY-001")
+        response = partner.get("/api/v1/spreaders/BUSY-001")
+
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize("resolution", ["raw", "hour", "day"])
@@ -117,4 +119,5 @@ def test_the_token_answers_from_its_verified_state_with_no_query_of_its_own(flee
 
     with api_queries(0):  # name, organisation, terminals… all came with the token lookup
         response = client.get("/api/v1/token")
+    assert response.status_code == 200
     assert response.json()["terminals"] == sorted([fleet.emx.code, fleet.rwg.code])
