@@ -3,6 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
+from django.utils import timezone
 
 from tests.telemetry.factories import make_token
 
@@ -19,3 +20,19 @@ def stream(redis_client, settings) -> Iterator[redis_lib.Redis]:
 @pytest.fixture
 def token(owner, org):
     return make_token(owner, org)
+
+
+@pytest.fixture
+def now():
+    """Half past an hour, so a test's rows fall in one hourly window either side of it."""
+    return timezone.now().replace(minute=30, second=0, microsecond=0)
+
+
+@pytest.fixture
+def thresholds(settings):
+    """thresholds(NAME=value, …) sets the anomaly rules' thresholds for this test."""
+
+    def set_(**values):
+        settings.QUAYGATE = {**settings.QUAYGATE, "ANOMALY": values}
+
+    return set_

@@ -118,3 +118,25 @@ def stream_record(**overrides) -> dict:
         "response_bytes": 10,
         "auth_failure": "",
     } | overrides
+
+
+def learn_hours(batch):
+    """Roll the batch up into hourly usage, as detection does before the volume rule runs."""
+    from telemetry.rollups import roll_up_hours
+
+    roll_up_hours(batch)
+
+
+def failures(count, *, now, ip="203.0.113.9", prefix="", reason="unknown_token"):
+    """`count` unsaved failed authentications, a second apart, ending at `now`."""
+    return [
+        usage(
+            None,
+            at=now - timedelta(seconds=index),
+            status=401,
+            ip=ip,
+            auth_failure=reason,
+            token_prefix=prefix,
+        )
+        for index in range(count)
+    ]
