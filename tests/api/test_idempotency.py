@@ -1,4 +1,6 @@
-"""Idempotency-Key on the writes: a retry replays the first response instead of running again."""
+"""Idempotency-Key on the writes: a retry replays the first response instead of running again.
+
+Forgetting the records after 24 hours is test_purge_idempotency_records."""
 
 from datetime import timedelta
 
@@ -8,7 +10,6 @@ from django.utils import timezone
 
 from api import idempotency
 from api.models import IdempotencyRecord
-from api.tasks import purge_idempotency_records_task
 from fleet import services
 from fleet.models import Alarm, MaintenanceRecord
 from tokens.models import AuditEvent
@@ -267,31 +268,3 @@ def test_a_request_whose_key_was_taken_over_rolls_its_write_back(fleet, partner,
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_key_in_use"
     assert not MaintenanceRecord.objects.filter(description="Twistlocks greased.").exists()
-
-
-def test_the_purge_task_deletes_records_older_than_24_hours(fleet, issued):
-    now = timezone.now()
-    for hours, key in [(25, "old"), (24.1, "older than a day"), (23, "recent"), (0, "new")]:
-        IdempotencyRecord.objects.create(
-            token_id=issued.token.id,
-            key=key,
-            fingerprint="POST /x",
-            status=200,
-            created_at=now - timedelta(hours=hours),
-        )
-
-    deleted = purge_idempotency_records_task.delay().get()
-
-    assert deleted == 2
-    assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"recent", "new"}
-
-
-def test_the_purge_works_in_batches(fleet, issued):
-    old = timezone.now() - timedelta(days=2)
-    IdempotencyRecord.objects.bulk_create(
-        IdempotencyRecord(token_id=issued.token.id, key=f"k{i}", fingerprint="f", created_at=old)
-        for i in range(7)
-    )
-
-    assert idempotency.purge_expired_records(batch_size=3) == 7
-    assert not IdempotencyRecord.objects.exists()
