@@ -18,6 +18,9 @@ class Notification(models.Model):
         TOKEN_IN_URL = "token_in_url", "Token sent in a URL"
         ANOMALY = "anomaly", "Anomaly found"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        MEMBER_INVITED = "member_invited", "Invited to an organisation"
+        MEMBER_JOINED = "member_joined", "Member joined an organisation"
+        MEMBER_REMOVED = "member_removed", "Member removed or left"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

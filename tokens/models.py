@@ -286,6 +286,12 @@ class AuditEvent(models.Model):
         NOTIFICATION_RETRIED = "notification.retried", "Failed email sent again"
         MEMBERSHIP_CHANGED = "membership.changed", "Organisation membership changed"
         PASSWORD_CHANGED = "user.password_changed", "Password changed"
+        MEMBER_INVITED = "member.invited", "Member invited"
+        MEMBER_JOINED = "member.joined", "Member joined"
+        MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
+        MEMBER_REMOVED = "member.removed", "Member removed"
+        MEMBER_LEFT = "member.left", "Member left"
+        INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -42,11 +42,40 @@ ACCOUNT_CONTEXT = {
     "reset_url": "/password-reset/",
 }
 ACCOUNT_KINDS = {Notification.Kind.PASSWORD_CHANGED.value}
+# What members.invitations and members.services pass: no token in these either.
+MEMBER_CONTEXT = {
+    "member_invited": {
+        "organization": "Port of Rotterdam",
+        "invited_by": "Ada Admin (ada@rotterdam.example)",
+        "role": "Member",
+        "is_admin": False,
+        "email": "new@rotterdam.example",
+        "expires_at": WHEN,
+        "invitation_url": "/invitations/abc/",
+    },
+    "member_joined": {
+        "organization": "Port of Rotterdam",
+        "member_email": "new@rotterdam.example",
+        "member_name": "Nia Newcomer",
+        "role": "Member",
+        "is_admin": False,
+        "invited_by": "Ada Admin (ada@rotterdam.example)",
+    },
+    "member_removed": {
+        "organization": "Port of Rotterdam",
+        "member_email": "gone@rotterdam.example",
+        "removed_by": "ada@rotterdam.example",
+        "tokens_revoked": 2,
+        "left_themselves": False,
+    },
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
-TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS]
+TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys()]
 
 
 def context_for(kind: str) -> dict:
+    if kind in MEMBER_CONTEXT:
+        return MEMBER_CONTEXT[kind]
     if kind in ACCOUNT_KINDS:
         return ACCOUNT_CONTEXT
     return TOKEN_CONTEXT | KIND_CONTEXT.get(kind, {})
