@@ -20,6 +20,8 @@ EXPECTED = {
     "notifications.change_notification",  # retry a failed email
     "portal.view_organization",
     "portal.view_membership",
+    "members.view_invitation",
+    "members.change_invitation",  # "may revoke": every invitation field is read-only
 }
 
 
