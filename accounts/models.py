@@ -72,6 +72,12 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
     def admins(self) -> "MembershipQuerySet":
         return self.filter(role=Membership.Role.ADMIN)
 
+    def role_of(self, *, user: User, organization: Organization) -> str | None:
+        """The role `user` holds in `organization`, or None when they are not a member."""
+        return (
+            self.filter(user=user, organization=organization).values_list("role", flat=True).first()
+        )
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
