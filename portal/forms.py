@@ -201,8 +201,8 @@ class NewTokenForm(forms.Form):
                 "max": (today + timedelta(days=policy.max_lifetime_days)).isoformat(),
             }
         )
-        allowed = set(policy.member_scopes) if not is_admin else set(scope_rules.ALL_SCOPES)
-        self.admin_only = frozenset(set(scope_rules.ALL_SCOPES) - allowed)
+        allowed = scope_rules.grantable(policy.member_scopes, admin=is_admin)
+        self.admin_only = frozenset(set(scope_rules.ALL_SCOPES) - set(allowed))
         scopes = self.fields["scopes"]
         scopes.widget = ScopeCheckboxes(admin_only=self.admin_only, choices=scopes.choices)
         self.fields["terminals"].choices = [(t.pk, f"{t.code} · {t.name}") for t in terminals]

@@ -259,8 +259,6 @@ def _epoch(moment: datetime | None) -> float | None:
 
 
 def _state_of(row: TokenSecret) -> TokenState:
-    from django.conf import settings
-
     token = row.token
     terminal_ids, terminal_codes = None, ()
     if token.terminal_access == PersonalAccessToken.TerminalAccess.SELECTED:
@@ -270,11 +268,7 @@ def _state_of(row: TokenSecret) -> TokenState:
     if row.retired_at is not None:
         # Rotated out: accepted until the end of its overlap, or never (ended when retired).
         valid_until = _epoch(row.valid_until or row.retired_at)
-    rate = (
-        token.rate_limit_per_hour
-        or row.policy_rate
-        or settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"]
-    )
+    rate = token.effective_rate_limit(row.policy_rate)
     return TokenState(
         id=token.id,
         owner_id=token.owner_id,

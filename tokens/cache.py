@@ -17,20 +17,19 @@ so the API keeps answering; rate limits then count per process (documented in th
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 
 import redis
 from django.conf import settings
 
 from core import hotredis
 from tokens import scopes as scope_rules
+from tokens.allowlist import ip_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +79,7 @@ class TokenState:
         return needed in self.effective_scopes
 
     def allows_ip(self, ip: str | None) -> bool:
-        if not self.allowed_ips:
-            return True
-        return _ip_in(ip, self.allowed_ips)
+        return ip_allowed(self.allowed_ips, ip)
 
     def sees_terminal(self, terminal_id: int) -> bool:
         return self.terminal_ids is None or terminal_id in self.terminal_ids
@@ -137,21 +134,6 @@ class TokenState:
             regenerated_at=data.get("rg"),
             last_used_at=data.get("lu"),
         )
-
-
-@cache
-def _networks(cidrs: tuple[str, ...]) -> tuple:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
-
-
-def _ip_in(ip: str | None, cidrs: tuple[str, ...]) -> bool:
-    if not ip:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in _networks(cidrs))
 
 
 # Decoded states by their cached bytes. Redis answers every request with the same bytes until

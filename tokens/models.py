@@ -1,7 +1,6 @@
 """The credential and its trail: TokenPolicy, PersonalAccessToken, TokenSecret, AuditEvent."""
 
-import ipaddress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Organization, User
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
+from tokens.allowlist import ip_allowed
 
 
 class TokenPolicy(models.Model):
@@ -66,6 +66,13 @@ class TokenQuerySet(models.QuerySet["PersonalAccessToken"]):
         now = timezone.now()
         return self.filter(
             revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + timedelta(days=days)
+        )
+
+    def unused_since(self, moment: datetime) -> "TokenQuerySet":
+        """Tokens not used since `moment`. Never used counts from creation: a token made
+        yesterday is not "unused for 30 days"."""
+        return self.filter(
+            Q(last_used_at__lt=moment) | Q(last_used_at__isnull=True, created_at__lt=moment)
         )
 
 
@@ -195,25 +202,15 @@ class PersonalAccessToken(models.Model):
             and self.expires_at <= timezone.now() + timedelta(days=days)
         )
 
-    def effective_rate_limit(self, policy: TokenPolicy | None = None) -> int:
-        if self.rate_limit_per_hour:
-            return self.rate_limit_per_hour
-        if policy is not None:
-            return policy.default_rate_limit_per_hour
-        return settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"]
-
-
-def ip_allowed(allowed: list[str], ip: str | None) -> bool:
-    """True when `allowed` is empty (any address) or `ip` falls in one of its CIDRs."""
-    if not allowed:
-        return True
-    if not ip:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
+    def effective_rate_limit(self, policy_limit: int | None = None) -> int:
+        """Requests per hour: the token's own limit, else its organisation's default
+        (`policy_limit`, the policy's default_rate_limit_per_hour; None without a policy),
+        else the site's. An int, not a TokenPolicy: authentication has it from a subquery."""
+        return (
+            self.rate_limit_per_hour
+            or policy_limit
+            or settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"]
+        )
 
 
 class TokenSecret(models.Model):

@@ -56,3 +56,13 @@ def effective(scopes: list[str] | tuple[str, ...] | set[str]) -> frozenset[str]:
 
 def grants(scopes: list[str] | tuple[str, ...] | set[str] | frozenset[str], needed: str) -> bool:
     return needed in effective(scopes)
+
+
+def grantable(member_scopes: list[str] | tuple[str, ...], *, admin: bool) -> list[str]:
+    """The scopes someone may put on a token under their organisation's policy: an
+    organisation admin every scope, a member only the policy's `member_scopes`. Shared by the
+    issue service, which enforces it, and the portal form, which greys out the rest."""
+    if admin:
+        return list(ALL_SCOPES)
+    allowed = set(member_scopes)
+    return [scope for scope in ALL_SCOPES if scope in allowed]
