@@ -14,7 +14,6 @@ import atexit
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -36,18 +35,20 @@ from core.net import client_ip
 from telemetry.conf import setting
 from telemetry.geo import country_for
 from telemetry.models import UsageRecord
+from tokens import format as token_format
 
 logger = logging.getLogger(__name__)
 
-# A whole token anywhere in a path or user agent is cut to its display prefix before storing.
-_TOKEN_PATTERN = re.compile(r"qgp_[0-9A-Za-z]{4}[0-9A-Za-z]{32}")
 _REDIS_RETRY_AFTER_SECONDS = 5.0
 _IDLE_CONSUMER_MS = 60 * 60 * 1000
 _redis_down_until = 0.0
 
 
 def _scrub(text: str) -> str:
-    return _TOKEN_PATTERN.sub(lambda match: match.group(0)[:8] + "…", text)
+    """A whole token anywhere in a path or user agent is cut to its display prefix."""
+    return token_format.TOKEN_PATTERN.sub(
+        lambda match: token_format.display_prefix(match.group(0)) + "…", text
+    )
 
 
 def build_usage_record(

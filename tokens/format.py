@@ -8,6 +8,7 @@ token from garbage offline, so a malformed or mistyped token never costs a query
 """
 
 import hmac
+import re
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(PREFIX) + BODY_LENGTH + CHECKSUM_LENGTH  # 40
 DISPLAY_BODY_CHARS = 4
 _ALPHABET_SET = frozenset(ALPHABET)
+# A whole token's shape inside other text (a path, a user agent), for scrubbing. No checksum
+# check: a mistyped token in a log line is still cut.
+TOKEN_PATTERN = re.compile(
+    re.escape(PREFIX) + "[" + re.escape(ALPHABET) + "]{" + str(BODY_LENGTH + CHECKSUM_LENGTH) + "}"
+)
 
 
 def base62(number: int, width: int) -> str:

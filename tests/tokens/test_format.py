@@ -5,6 +5,7 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core import redaction
 from tokens import format as token_format
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -94,3 +95,19 @@ def test_the_keyed_hash_depends_on_the_key():
     token = token_format.generate()
     assert token_format.keyed_hash(token, "k1") != token_format.keyed_hash(token, "k2")
     assert len(token_format.keyed_hash(token, "k1")) == 64
+
+
+def test_core_redaction_recognises_every_token_we_generate():
+    """core.redaction keeps its own, looser pattern (core may not import tokens): this keeps
+    the two from drifting apart."""
+    for _ in range(100):
+        token = token_format.generate()
+        assert redaction.contains_secret(token)
+        assert token not in redaction.redact_secrets(f"Authorization: Bearer {token}")
+
+
+def test_the_token_pattern_finds_a_whole_token_inside_text():
+    token = token_format.generate()
+    found = token_format.TOKEN_PATTERN.search(f"/api/v1/fleet?x={token}&y=1")
+    assert found is not None and found.group(0) == token
+    assert token_format.TOKEN_PATTERN.search(token_format.display_prefix(token)) is None
