@@ -1,0 +1,62 @@
+"""Every change to a token happens here, and only here.
+
+Each service checks who may do it and what the organisation's policy allows, writes the change
+and its AuditEvent in one transaction, queues the owner's email in that same transaction (the
+outbox), and drops the token's cached state once the transaction commits, so the very next API
+request anywhere sees the change. Portal views, API views, admin actions, management commands
+and Celery tasks call these functions; none repeats their steps.
+
+Import from here (`from tokens import services`), not from the modules: they are split by
+concern and may move, this surface stays.
+
+    audit        record_audit_event: the one builder of AuditEvent rows
+    validation   what a token's settings may be (the clean_* rules and their limits)
+    policy       policy_for, update_token_policy
+    issue        issue_token
+    regenerate   regenerate_token (and rotation, when the token asks itself)
+    update       update_token: the settings that carry no power
+    revoke       revoke_token, revoke_member_tokens, expire_due_tokens, revoke_unused_tokens
+    exposure     report_leaked_credentials, record_token_in_url, record_auth_failure
+"""
+
+from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
+from tokens.services.audit import record_audit_event
+from tokens.services.exposure import (
+    record_auth_failure,
+    record_token_in_url,
+    report_leaked_credentials,
+)
+from tokens.services.issue import issue_token
+from tokens.services.policy import policy_for, update_token_policy
+from tokens.services.regenerate import MAX_OVERLAP_HOURS, regenerate_token
+from tokens.services.revoke import (
+    expire_due_tokens,
+    revoke_member_tokens,
+    revoke_token,
+    revoke_unused_tokens,
+)
+from tokens.services.update import update_token
+from tokens.services.validation import MAX_ALLOWED_IPS, MAX_LIFETIME_DAYS, MAX_RATE_LIMIT
+
+__all__ = [
+    "DEFAULT_EXPIRY",
+    "MAX_ALLOWED_IPS",
+    "MAX_LIFETIME_DAYS",
+    "MAX_OVERLAP_HOURS",
+    "MAX_RATE_LIMIT",
+    "IssuedToken",
+    "expire_due_tokens",
+    "hash_secret",
+    "issue_token",
+    "policy_for",
+    "record_audit_event",
+    "record_auth_failure",
+    "record_token_in_url",
+    "regenerate_token",
+    "report_leaked_credentials",
+    "revoke_member_tokens",
+    "revoke_token",
+    "revoke_unused_tokens",
+    "update_token",
+    "update_token_policy",
+]

@@ -1,0 +1,102 @@
+"""What the token services share: the issued secret, the hash, who may manage a token, the
+locked row and the cache drop on commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import Membership
+from tokens import cache as token_cache
+from tokens import format as token_format
+from tokens.actors import ANONYMOUS, CLI, OPS, SYSTEM, TOKEN, USER, Actor
+from tokens.exceptions import PermissionDenied
+from tokens.models import PersonalAccessToken, TokenSecret
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT_EXPIRY"
+
+
+# "The policy's longest lifetime" (issue) or "the same lifetime as before" (regenerate).
+DEFAULT_EXPIRY: Any = _Default()
+UNCHANGED: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: PersonalAccessToken
+    secret: str  # shown once to its owner; never logged, stored or emailed
+
+    def __repr__(self) -> str:  # a stray print() or log line must not leak the secret
+        return f"IssuedToken(token={self.token!r}, secret='{self.token.display_prefix}…')"
+
+
+def hash_secret(secret: str) -> str:
+    return token_format.keyed_hash(secret, settings.TOKEN_HASH_KEY)
+
+
+def token_context(token: PersonalAccessToken, **extra: Any) -> dict[str, Any]:
+    """What every email about a token says about it."""
+    return {
+        "token_name": token.name,
+        "display_prefix": token.display_prefix,
+        "organization": token.organization.name,
+        "token_url": f"/tokens/{token.id}/",
+        **extra,
+    }
+
+
+# --- who may manage a token -------------------------------------------------------------------
+
+
+def _may_manage(actor: Actor, token: PersonalAccessToken) -> bool:
+    if actor.kind in (OPS, SYSTEM, CLI, ANONYMOUS):
+        return True
+    if actor.kind == TOKEN:
+        return actor.token is not None and actor.token.pk == token.pk
+    if actor.kind == USER and actor.user is not None:
+        if actor.user.pk == token.owner_id:
+            return True
+        role = Membership.objects.role_of(user=actor.user, organization=token.organization)
+        return role == Membership.Role.ADMIN
+    return False
+
+
+def require_manage(actor: Actor, token: PersonalAccessToken) -> None:
+    if not _may_manage(actor, token):
+        raise PermissionDenied(
+            "Only the token's owner or an admin of its organisation can do that.",
+            code="permission_denied",
+        )
+
+
+# --- the row and its cached state -------------------------------------------------------------
+
+
+def locked(token: PersonalAccessToken) -> PersonalAccessToken:
+    return (
+        PersonalAccessToken.objects.select_for_update(of=("self",))
+        .select_related("organization", "owner")
+        .get(pk=token.pk)
+    )
+
+
+def secret_hashes(token: PersonalAccessToken) -> list[str]:
+    return list(TokenSecret.objects.filter(token=token).values_list("secret_hash", flat=True))
+
+
+def forget_on_commit(hashes: list[str]) -> None:
+    """Tombstone the cached states now and again once the change commits.
+
+    Now: from this moment no request can cache the token's state (`remember` writes only where
+    no key exists), so none caches the old state while we commit. On commit: the tombstones'
+    TTL starts again after the change is visible. A rollback only costs a minute of uncached
+    lookups.
+    """
+    token_cache.forget(hashes)
+    transaction.on_commit(lambda: token_cache.forget(hashes))

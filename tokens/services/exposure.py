@@ -1,0 +1,119 @@
+"""A secret seen where it should not be: reported as leaked, sent in a URL, or refused.
+
+Anyone can trigger these (a scanner, a misconfigured client, a guesser), so each answers the
+same whether the token is real or not, and the repeated ones are throttled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Notification
+from notifications.services import queue_notification
+from tokens import format as token_format
+from tokens.actors import Actor
+from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
+from tokens.services._common import hash_secret, token_context
+from tokens.services.audit import record_audit_event, throttled
+from tokens.services.revoke import revoke_token
+
+Action = AuditEvent.Action
+
+
+def report_leaked_credentials(
+    candidates: Sequence[str], *, ip: str | None, user_agent: str = ""
+) -> int:
+    """A leaked-token report: revoke every live token among `candidates`, tell its owner.
+
+    Returns how many were revoked, for logs and tests only: the API answers the same whatever
+    it is, so a report can't be used to test whether a token is real.
+    """
+    hashes = {hash_secret(c) for c in candidates if token_format.is_well_formed(c)}
+    if not hashes:
+        return 0
+    actor = Actor.anonymous(ip=ip, user_agent=user_agent)
+    revoked = 0
+    secrets = TokenSecret.objects.filter(secret_hash__in=hashes).select_related("token")
+    for secret in secrets:
+        token = secret.token
+        with transaction.atomic():
+            record_audit_event(
+                action=Action.TOKEN_LEAK_REPORTED,
+                actor=actor,
+                token=token,
+                token_prefix=secret.display_prefix,
+                details={"secret": "current" if secret.retired_at is None else "rotated out"},
+            )
+            # A rotated-out secret that no longer works needs nothing more; the token is fine.
+            if token.revoked_at is None and secret.accepted_at(timezone.now()):
+                revoke_token(
+                    token,
+                    actor=actor,
+                    kind=PersonalAccessToken.RevokedBy.LEAK_REPORT,
+                    reason="Reported as leaked",
+                )
+                revoked += 1
+    return revoked
+
+
+def record_token_in_url(candidate: str, *, ip: str | None, user_agent: str, path: str) -> bool:
+    """A token arrived in a URL's query string: if it is real, audit it and tell the owner.
+
+    Returns whether it was a real token. Throttled to one record a minute per token.
+    """
+    if not token_format.is_well_formed(candidate):
+        return False
+    secret_hash = hash_secret(candidate)
+    if throttled(f"qg:in-url:{secret_hash}"):
+        return True
+    secret = (
+        TokenSecret.objects.filter(secret_hash=secret_hash)
+        .select_related("token__organization")
+        .first()
+    )
+    if secret is None:
+        return False
+    token = secret.token
+    with transaction.atomic():
+        record_audit_event(
+            action=Action.TOKEN_IN_URL,
+            actor=Actor.anonymous(ip=ip, user_agent=user_agent),
+            token=token,
+            token_prefix=secret.display_prefix,
+            details={"path": path[:200]},
+        )
+        queue_notification(
+            kind=Notification.Kind.TOKEN_IN_URL,
+            user=token.owner,
+            context=token_context(token, ip=ip, when=timezone.now()),
+            dedup_key=f"token_in_url:{token.id}:{timezone.now().date().isoformat()}",
+        )
+    return True
+
+
+def record_auth_failure(
+    *,
+    reason: str,
+    ip: str | None,
+    user_agent: str,
+    token_id: int | None = None,
+    organization_id: int | None = None,
+    token_prefix: str = "",
+) -> None:
+    """An API request was refused for its token. Throttled: one event a minute per token,
+    reason and address, so a misconfigured client can't fill the audit log."""
+    key = f"qg:authfail:{token_id or token_prefix}:{reason}:{ip}"
+    if throttled(key):
+        return
+    # Ids, not rows: the request path never loads the token to say it was refused.
+    record_audit_event(
+        action=Action.OLD_SECRET_USED if reason == "rotated" else Action.AUTH_FAILED,
+        actor=Actor.anonymous(ip=ip, user_agent=user_agent),
+        token_id=token_id,
+        organization_id=organization_id,
+        token_prefix=token_prefix,
+        details={"reason": reason},
+    )

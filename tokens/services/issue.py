@@ -1,0 +1,149 @@
+"""Issuing a token: who may, what its settings may be, and the rows, event and email it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Organization, User
+from fleet.models import Terminal
+from notifications.models import Notification
+from notifications.services import queue_notification
+from tokens import format as token_format
+from tokens.actors import TOKEN, USER, Actor
+from tokens.exceptions import InvalidInput, PermissionDenied
+from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
+from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret, token_context
+from tokens.services.audit import record_audit_event
+from tokens.services.policy import policy_for
+from tokens.services.validation import (
+    clean_description,
+    clean_expiry,
+    clean_ips,
+    clean_name,
+    clean_rate_limit,
+    clean_scopes,
+    clean_terminals,
+)
+
+
+def issue_token(
+    *,
+    owner: User,
+    organization: Organization,
+    name: str,
+    scopes: Sequence[str],
+    actor: Actor,
+    description: str = "",
+    expires_at: datetime | None = DEFAULT_EXPIRY,
+    terminal_access: str = PersonalAccessToken.TerminalAccess.ALL,
+    terminals: Iterable[Terminal | int] = (),
+    allowed_ips: Iterable[str] = (),
+    rate_limit_per_hour: int | None = None,
+    notify_on_new_ip: bool = False,
+) -> IssuedToken:
+    """A new token for `owner` in `organization`. The secret exists only in the return value."""
+    role = _issuer_role(owner=owner, organization=organization, actor=actor)
+    now = timezone.now()
+    policy = policy_for(organization)
+    if expires_at is DEFAULT_EXPIRY:
+        expires_at = now + policy.max_lifetime
+    fields = {
+        "owner": owner,
+        "organization": organization,
+        "name": clean_name(name, owner=owner),
+        "description": clean_description(description),
+        "scopes": clean_scopes(scopes, policy=policy, role=role),
+        "allowed_ips": clean_ips(allowed_ips, policy=policy),
+        "expires_at": clean_expiry(expires_at, policy=policy, now=now),
+        "rate_limit_per_hour": clean_rate_limit(rate_limit_per_hour, policy=policy, role=role),
+        "terminal_access": terminal_access,
+        "notify_on_new_ip": bool(notify_on_new_ip),
+    }
+    selected = clean_terminals(terminal_access, terminals, organization=organization)
+    secret = token_format.generate()
+    try:
+        with transaction.atomic():
+            token = _create_token(fields, secret=secret, actor=actor, now=now, terminals=selected)
+            _announce_new_token(token, actor=actor, terminals=selected, now=now)
+    except IntegrityError:
+        # Two requests with the same name at the same moment: the partial unique index decided.
+        raise InvalidInput(
+            f"You already have a token called “{fields['name']}”.", code="name_taken", field="name"
+        ) from None
+    return IssuedToken(token=token, secret=secret)
+
+
+def _issuer_role(*, owner: User, organization: Organization, actor: Actor) -> str:
+    """The owner's role in the organisation, once it is clear the actor may issue for them."""
+    if actor.kind in (USER, TOKEN) and (actor.user is None or actor.user.pk != owner.pk):
+        raise PermissionDenied(
+            "People create tokens for themselves only.", code="permission_denied"
+        )
+    role = Membership.objects.role_of(user=owner, organization=organization)
+    if role is None:
+        raise PermissionDenied(
+            f"{owner.email} is not a member of {organization.name}.", code="not_a_member"
+        )
+    return role
+
+
+def _create_token(
+    fields: dict[str, Any],
+    *,
+    secret: str,
+    actor: Actor,
+    now: datetime,
+    terminals: Sequence[Terminal],
+) -> PersonalAccessToken:
+    """The token row (with its cleaned `fields`), its terminals and its secret's hash."""
+    token = PersonalAccessToken.objects.create(
+        display_prefix=token_format.display_prefix(secret),
+        created_at=now,
+        created_from_ip=actor.ip,
+        created_user_agent=actor.user_agent[:300],
+        **fields,
+    )
+    if terminals:
+        token.terminals.set(terminals)
+    TokenSecret.objects.create(
+        token=token,
+        secret_hash=hash_secret(secret),
+        display_prefix=token.display_prefix,
+        created_at=now,
+    )
+    return token
+
+
+def _announce_new_token(
+    token: PersonalAccessToken, *, actor: Actor, terminals: Sequence[Terminal], now: datetime
+) -> None:
+    """The "created" audit event and the owner's email, in the issuing transaction."""
+    record_audit_event(
+        action=AuditEvent.Action.TOKEN_CREATED,
+        actor=actor,
+        token=token,
+        details=_settings_details(token, terminals),
+    )
+    queue_notification(
+        kind=Notification.Kind.TOKEN_CREATED,
+        user=token.owner,
+        context=token_context(token, actor_label=actor.label, ip=actor.ip, when=now),
+        dedup_key=f"token_created:{token.id}",
+    )
+
+
+def _settings_details(token: PersonalAccessToken, terminals: Sequence[Terminal]) -> dict:
+    return {
+        "name": token.name,
+        "scopes": list(token.scopes),
+        "terminal_access": token.terminal_access,
+        "terminals": sorted(t.code for t in terminals),
+        "allowed_ips": list(token.allowed_ips),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "rate_limit_per_hour": token.rate_limit_per_hour,
+    }
