@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from core.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin
 from notifications import services as notification_services
 from notifications.models import Notification
-from portal.admin.tokens import BOTH_LOCATIONS
+from portal.admin.revoking import BOTH_LOCATIONS
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.models import AuditEvent

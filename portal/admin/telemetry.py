@@ -19,7 +19,7 @@ from core.admin_utils import (
     ask_reason,
     pinned_filter,
 )
-from portal.admin.tokens import BOTH_LOCATIONS, may_revoke, redirect_pasted_secret, revoke_tokens
+from portal.admin.revoking import BOTH_LOCATIONS, may_revoke, redirect_pasted_secret, revoke_tokens
 from telemetry import services as telemetry_services
 from telemetry.models import Anomaly, UsageRecord
 from tokens import format as token_format

@@ -1,7 +1,7 @@
 """Ops console: tokens (find, inspect, revoke with a reason) and the audit log (read-only).
 
-Nothing here changes a token itself: the Revoke action calls tokens.services.revoke_token,
-which writes the audit event, queues the owner's email and drops the cached state. Every field
+Nothing here changes a token itself: the Revoke action (portal.admin.revoking) calls
+tokens.services.revoke_token, which writes the audit event, queues the owner's email and drops the cached state. Every field
 is read-only and there is no add or delete. The change permission on tokens means "may revoke"
 (see portal/migrations/0002_ops_group.py); the change *form* stays display-only for everyone.
 """
@@ -12,131 +12,24 @@ import ipaddress
 import json
 from datetime import timedelta
 
-from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from accounts.models import User
-from core.admin_utils import (
-    LargeTableAdmin,
-    ReadOnlyAdminMixin,
-    ask_reason,
-    pinned_filter,
+from core.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin, pinned_filter
+from portal.admin.revoking import (
+    BOTH_LOCATIONS,
+    may_revoke,
+    redirect_pasted_secret,
+    revoke_tokens,
 )
 from telemetry.models import Anomaly
 from tokens import format as token_format
-from tokens import services as token_services
-from tokens.actors import Actor
-from tokens.exceptions import TokenError
-from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
-
-# Revoking is one transaction per token; a few hundred at once is an incident, ten thousand is
-# a mis-click on "select all". Past this, narrow the list first.
-MAX_REVOKE_AT_ONCE = 500
-# How many of the selected tokens the reason page lists by name.
-_LISTED = 50
-
-BOTH_LOCATIONS = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
-
-
-# --- a secret pasted into the search box ------------------------------------------------------
-
-
-def redirect_pasted_secret(
-    model_admin: admin.ModelAdmin, request: HttpRequest
-) -> HttpResponse | None:
-    """A whole token in `?q=` is a secret in a URL (browser history, access logs). Send the
-    browser on at once to a URL without it, searching by the token's display prefix instead."""
-    term = request.GET.get("q", "").strip()
-    if not token_format.is_well_formed(term):
-        return None
-    params = request.GET.copy()
-    params["q"] = token_format.display_prefix(term)
-    model_admin.message_user(
-        request,
-        "That was a whole token, which is a secret: search by its first eight characters "
-        f"({params['q']}) instead. If it was leaked, revoke it.",
-        messages.WARNING,
-    )
-    if model_admin.model is PersonalAccessToken:
-        token_id = (
-            TokenSecret.objects.filter(secret_hash=token_services.hash_secret(term))
-            .values_list("token_id", flat=True)
-            .first()
-        )
-        if token_id is not None:
-            return HttpResponseRedirect(
-                reverse("admin:tokens_personalaccesstoken_change", args=[token_id])
-            )
-    return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
-
-
-# --- revoking ---------------------------------------------------------------------------------
-
-
-def revoke_tokens(
-    model_admin: admin.ModelAdmin, request: HttpRequest, tokens: QuerySet[PersonalAccessToken]
-) -> TemplateResponse | None:
-    """The Revoke action, from the token list, a token's page or an anomaly: ask for a reason,
-    then revoke each live token through the service, as ops."""
-    live = tokens.filter(revoked_at__isnull=True).order_by("pk")
-    total = live[: MAX_REVOKE_AT_ONCE + 1].count()
-    if total == 0:
-        model_admin.message_user(request, "Nothing to revoke: already revoked.", messages.INFO)
-        return None
-    if total > MAX_REVOKE_AT_ONCE:
-        model_admin.message_user(
-            request,
-            f"More than {MAX_REVOKE_AT_ONCE} tokens selected. Narrow the list with a filter or "
-            "a search and revoke in parts.",
-            messages.ERROR,
-        )
-        return None
-    reason = ask_reason(
-        model_admin,
-        request,
-        objects=list(live.select_related("owner", "organization")[:_LISTED]),
-        total=total,
-        title="Revoke tokens",
-        button=f"Revoke {total} token{'s' if total != 1 else ''}",
-        label="Reason",
-        help_text="Required. Its owner reads it in the revocation email, and it stays in the "
-        "audit log. Never paste a secret here.",
-    )
-    if not isinstance(reason, str):
-        return reason
-    actor = Actor.from_request(request, ops=True)
-    revoked, refused = 0, []
-    for token in live.select_related("owner", "organization"):
-        try:
-            token_services.revoke_token(
-                token, actor=actor, reason=reason, kind=PersonalAccessToken.RevokedBy.OPS
-            )
-        except TokenError as error:
-            refused.append(f"{token}: {error.message}")
-        else:
-            revoked += 1
-    if revoked:
-        model_admin.message_user(
-            request,
-            f"Revoked {revoked} token{'s' if revoked != 1 else ''}; "
-            "their owners are being emailed.",
-            messages.SUCCESS,
-        )
-    for line in refused:
-        model_admin.message_user(request, f"Not revoked: {line}", messages.ERROR)
-    return None
-
-
-def may_revoke(request: HttpRequest) -> bool:
-    return request.user.has_perm("tokens.change_personalaccesstoken")
-
+from tokens.models import AuditEvent, PersonalAccessToken
 
 # --- tokens -----------------------------------------------------------------------------------
 
@@ -182,11 +75,7 @@ class UnusedFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() != "30d":
             return queryset
-        cutoff = timezone.now() - timedelta(days=30)
-        # Never used counts from creation: a token made yesterday is not "unused for 30 days".
-        return queryset.active().filter(
-            Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
-        )
+        return queryset.active().unused_since(timezone.now() - timedelta(days=30))
 
 
 class OpenAnomaliesFilter(admin.SimpleListFilter):

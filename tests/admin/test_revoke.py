@@ -96,7 +96,7 @@ def test_revoking_a_revoked_token_writes_nothing(ops_client, issue):
 
 
 def test_revoking_more_tokens_than_the_limit_at_once_is_refused(ops_client, issue, monkeypatch):
-    monkeypatch.setattr("portal.admin.tokens.MAX_REVOKE_AT_ONCE", 2)
+    monkeypatch.setattr("portal.admin.revoking.MAX_REVOKE_AT_ONCE", 2)
     tokens = [issue(name=f"t{n}") for n in range(3)]
     response = ops_client.post(
         CHANGELIST, revoke_post(tokens[0], reason="incident") | {"select_across": 1}, follow=True
