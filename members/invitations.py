@@ -26,10 +26,11 @@ from accounts.models import Membership, Organization, User
 from core.redaction import contains_secret
 from members.exceptions import InvitationError, MemberError
 from members.models import INVITATION_LIFETIME, Invitation
+from members.rules import active_admins, clean_role, person, require_manage_members
 from notifications.models import Notification
 from notifications.services import NotificationRequest, queue_notification, queue_notifications
 from tokens import services as token_services
-from tokens.actors import CLI, OPS, SYSTEM, USER, Actor
+from tokens.actors import Actor
 from tokens.models import AuditEvent
 
 MAX_PENDING_PER_ORGANIZATION = 50
@@ -85,8 +86,8 @@ def invite_member(
 ) -> IssuedInvitation:
     """Invite `email` into `organization` as `role` and email them the link. An open
     invitation to the same address is revoked first (its link stops working)."""
-    _require_admin(actor, organization)
-    email, role = clean_email(email), _clean_role(role)
+    require_manage_members(actor, organization)
+    email, role = clean_email(email), clean_role(role)
     with transaction.atomic():
         # Invitations to one organisation queue here, so the cap and the one-open-invitation
         # rule are checked against rows no concurrent invite is changing.
@@ -117,7 +118,7 @@ def invite_member(
 def resend_invitation(invitation: Invitation, *, actor: Actor) -> IssuedInvitation:
     """A new link for a pending invitation, valid for another 7 days; the old link stops
     working."""
-    _require_admin(actor, invitation.organization)
+    require_manage_members(actor, invitation.organization)
     with transaction.atomic():
         invitation = _locked(invitation)
         _require_pending(invitation)
@@ -133,7 +134,7 @@ def resend_invitation(invitation: Invitation, *, actor: Actor) -> IssuedInvitati
 
 def revoke_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
     """The link stops working. Only a pending invitation can be revoked."""
-    _require_admin(actor, invitation.organization)
+    require_manage_members(actor, invitation.organization)
     with transaction.atomic():
         invitation = _locked(invitation)
         _require_pending(invitation)
@@ -323,27 +324,6 @@ def _join(invitation: Invitation, user: User) -> tuple[Membership, bool]:
 # --- the steps the services share -------------------------------------------------------------
 
 
-def _require_admin(actor: Actor, organization: Organization) -> None:
-    if actor.kind in (OPS, CLI, SYSTEM):
-        return
-    if actor.kind == USER and actor.user is not None:
-        admins = Membership.objects.admins().filter(organization=organization, user=actor.user)
-        if admins.exists():
-            return
-    raise MemberError(
-        "Only an admin of the organisation can invite people or change invitations.",
-        code="permission_denied",
-    )
-
-
-def _clean_role(role: str) -> str:
-    if role not in Membership.Role.values:
-        raise MemberError(
-            "Choose a role: organisation admin or member.", code="invalid_role", field="role"
-        )
-    return role
-
-
 def _refuse_member(organization: Organization, email: str) -> None:
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise MemberError(
@@ -400,12 +380,6 @@ def _audit(action: str, actor: Actor, invitation: Invitation, **extra: object) -
     )
 
 
-def _person(user: User | None) -> str:
-    if user is None:
-        return "Quaygate"
-    return f"{user.full_name} ({user.email})" if user.full_name else user.email
-
-
 def _send_invitation(issued: IssuedInvitation, actor: Actor) -> None:
     invitation = issued.invitation
     queue_notification(
@@ -415,7 +389,7 @@ def _send_invitation(issued: IssuedInvitation, actor: Actor) -> None:
         to_email=invitation.email,
         context={
             "organization": invitation.organization.name,
-            "invited_by": _person(actor.user if actor.is_person else None),
+            "invited_by": person(actor.user if actor.is_person else None),
             "role": Membership.Role(invitation.role).label,
             "is_admin": invitation.role == Membership.Role.ADMIN,
             "email": invitation.email,
@@ -428,18 +402,14 @@ def _send_invitation(issued: IssuedInvitation, actor: Actor) -> None:
 
 
 def _tell_admins(invitation: Invitation, membership: Membership) -> None:
-    admins = User.objects.filter(
-        memberships__organization=invitation.organization,
-        memberships__role=Membership.Role.ADMIN,
-        is_active=True,
-    ).exclude(pk=membership.user_id)
+    admins = active_admins(invitation.organization).exclude(pk=membership.user_id)
     context = {
         "organization": invitation.organization.name,
         "member_email": membership.user.email,
         "member_name": membership.user.full_name,
         "role": Membership.Role(membership.role).label,
         "is_admin": membership.is_admin,
-        "invited_by": _person(invitation.invited_by) if invitation.invited_by_id else "",
+        "invited_by": person(invitation.invited_by) if invitation.invited_by_id else "",
     }
     queue_notifications(
         [
@@ -449,6 +419,6 @@ def _tell_admins(invitation: Invitation, membership: Membership) -> None:
                 context=context,
                 dedup_key=f"member_joined:{invitation.pk}:{admin.pk}",
             )
-            for admin in admins.order_by("pk")
+            for admin in admins
         ]
     )

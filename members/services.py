@@ -1,11 +1,12 @@
-"""Every change to an organisation's membership happens here: joining, a role change, leaving,
-and a membership handed to someone else.
+"""Every change to an organisation's membership happens here: joining, a role change, removal,
+leaving, and a membership handed to someone else. (Joining by invitation: members.invitations.)
 
-Each service checks who may do it, writes the change and its MEMBERSHIP_CHANGED audit event in
-one transaction, and, when someone leaves, revokes the tokens they hold in that organisation
-(tokens.services.revoke_member_tokens) in that same transaction: nobody is out of the
-organisation while their tokens still work. The ops console's member inline calls these; so
-will the portal.
+Each service checks who may do it, writes the change and its audit event in one transaction,
+and, when someone goes, revokes the tokens they hold in that organisation
+(tokens.services.revoke_member_tokens) in that same transaction and emails them and the
+organisation's admins: nobody is out of the organisation while their tokens still work. An
+organisation always keeps an admin: its last one can neither be demoted, removed nor leave.
+The portal's members pages and the ops console's member inline call these.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Organization, User
+from members.exceptions import MemberError
+from members.rules import active_admins, clean_role, person, require_manage_members
+from notifications.models import Notification
+from notifications.services import NotificationRequest, queue_notifications
 from tokens import services as token_services
-from tokens.actors import CLI, OPS, SYSTEM, USER, Actor
-from tokens.exceptions import InvalidInput, PermissionDenied
+from tokens.actors import USER, Actor
 from tokens.models import AuditEvent
 
 
@@ -34,8 +38,8 @@ class Replacement:
 
 def add_member(organization: Organization, *, user: User, role: str, actor: Actor) -> Membership:
     """`user` joins `organization` with `role`. Returns the new membership."""
-    _require_manage_members(actor, organization)
-    role = _clean_role(role)
+    require_manage_members(actor, organization)
+    role = clean_role(role)
     with transaction.atomic():
         membership = _join(organization, user=user, role=role)
         _audit(actor, membership, change="added", before=None)
@@ -45,30 +49,65 @@ def add_member(organization: Organization, *, user: User, role: str, actor: Acto
 def change_role(membership: Membership, *, role: str, actor: Actor) -> Membership:
     """A member becomes an admin or the other way round. Returns the membership as stored; no
     event when the role is already `role`."""
-    _require_manage_members(actor, membership.organization)
-    role = _clean_role(role)
+    require_manage_members(actor, membership.organization)
+    role = clean_role(role)
     with transaction.atomic():
         membership = _locked(membership)
         before = membership.role
         if before == role:
             return membership
+        if before == Membership.Role.ADMIN:
+            _keep_an_admin(membership, doing="demoted")
         membership.role = role
         membership.save(update_fields=["role"])
-        _audit(actor, membership, change="role", before=before)
+        _audit(
+            actor,
+            membership,
+            change="role",
+            before=before,
+            action=AuditEvent.Action.MEMBER_ROLE_CHANGED,
+        )
     return membership
 
 
 def remove_member(membership: Membership, *, actor: Actor) -> int:
-    """The person leaves the organisation and every token they hold there is revoked; their
-    tokens in other organisations are not touched. Returns how many tokens were revoked."""
-    _require_manage_members(actor, membership.organization)
+    """An admin (or ops) takes the person out of the organisation: every token they hold there
+    is revoked, their tokens in other organisations are not touched, and they and the
+    organisation's admins are told. Returns how many tokens were revoked."""
+    require_manage_members(actor, membership.organization)
+    return _offboard(membership, actor=actor, left_themselves=False)
+
+
+def leave_organization(membership: Membership, *, actor: Actor) -> int:
+    """The person takes themselves out, with the same consequences as a removal. Returns how
+    many of their tokens were revoked."""
+    if actor.kind != USER or actor.user is None or actor.user.pk != membership.user_id:
+        raise MemberError("Only the member themselves can leave.", code="permission_denied")
+    return _offboard(membership, actor=actor, left_themselves=True)
+
+
+def _offboard(membership: Membership, *, actor: Actor, left_themselves: bool) -> int:
     with transaction.atomic():
         membership = _locked(membership)
-        _audit(actor, membership, change="removed", before=membership.role)
+        if membership.is_admin:
+            _keep_an_admin(membership, doing="leave" if left_themselves else "removed")
+        action = (
+            AuditEvent.Action.MEMBER_LEFT if left_themselves else AuditEvent.Action.MEMBER_REMOVED
+        )
+        _audit(actor, membership, change="removed", before=membership.role, action=action)
+        membership_id = membership.pk  # delete() forgets it
         membership.delete()
-        return token_services.revoke_member_tokens(
+        revoked = token_services.revoke_member_tokens(
             user=membership.user, organization=membership.organization, actor=actor
         )
+        _tell_about_removal(
+            membership,
+            membership_id=membership_id,
+            actor=actor,
+            revoked=revoked,
+            left_themselves=left_themselves,
+        )
+    return revoked
 
 
 def replace_member(membership: Membership, *, user: User, role: str, actor: Actor) -> Replacement:
@@ -76,14 +115,14 @@ def replace_member(membership: Membership, *, user: User, role: str, actor: Acto
     someone else): the person it belonged to leaves, as in remove_member, and `user` joins, as
     in add_member. One event records both (change "replaced", with previous_user_id), so the
     log reads as the edit that was made."""
-    _require_manage_members(actor, membership.organization)
-    role = _clean_role(role)
+    require_manage_members(actor, membership.organization)
+    role = clean_role(role)
     with transaction.atomic():
         previous = _locked(membership)
         if previous.user_id == user.pk:
-            raise InvalidInput(
-                f"{user.email} already holds this membership.", code="already_a_member"
-            )
+            raise MemberError(f"{user.email} already holds this membership.", code="already_member")
+        if previous.is_admin and role != Membership.Role.ADMIN:
+            _keep_an_admin(previous, doing="demoted")
         organization, previous_user, previous_role = (
             previous.organization,
             previous.user,
@@ -107,27 +146,23 @@ def replace_member(membership: Membership, *, user: User, role: str, actor: Acto
 # --- the steps the services share ---------------------------------------------------------------
 
 
-def _may_manage_members(actor: Actor, organization: Organization) -> bool:
-    if actor.kind in (OPS, SYSTEM, CLI):
-        return True
-    return (
-        actor.kind == USER
-        and actor.user is not None
-        and Membership.objects.admins().filter(user=actor.user, organization=organization).exists()
+def _keep_an_admin(membership: Membership, *, doing: str) -> None:
+    """Refuse to take away the organisation's last admin. The admins' rows are locked first,
+    so two admins demoting each other at once cannot both succeed."""
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(organization_id=membership.organization_id, role=Membership.Role.ADMIN)
+        .values_list("pk", flat=True)
     )
-
-
-def _require_manage_members(actor: Actor, organization: Organization) -> None:
-    if not _may_manage_members(actor, organization):
-        raise PermissionDenied(
-            "Only an organisation admin can change its members.", code="permission_denied"
+    if admins == [membership.pk]:
+        verb = {"leave": "cannot leave", "removed": "cannot be removed"}.get(
+            doing, "cannot become a member"
         )
-
-
-def _clean_role(role: str) -> str:
-    if role not in Membership.Role.values:
-        raise InvalidInput(f"{role!r} is not a role.", code="invalid_role", field="role")
-    return role
+        raise MemberError(
+            f"{membership.user.email} is the last admin of {membership.organization.name} and "
+            f"{verb}. Make someone else an admin first.",
+            code="last_admin",
+        )
 
 
 def _locked(membership: Membership) -> Membership:
@@ -139,7 +174,7 @@ def _locked(membership: Membership) -> Membership:
             .get(pk=membership.pk)
         )
     except Membership.DoesNotExist:
-        raise InvalidInput("That membership no longer exists.", code="membership_gone") from None
+        raise MemberError("That membership no longer exists.", code="membership_gone") from None
 
 
 def _join(organization: Organization, *, user: User, role: str) -> Membership:
@@ -149,9 +184,9 @@ def _join(organization: Organization, *, user: User, role: str) -> Membership:
         with transaction.atomic():
             return Membership.objects.create(user=user, organization=organization, role=role)
     except IntegrityError:
-        raise InvalidInput(
+        raise MemberError(
             f"{user.email} is already a member of {organization.name}.",
-            code="already_a_member",
+            code="already_member",
             field="user",
         ) from None
 
@@ -162,10 +197,11 @@ def _audit(
     *,
     change: str,
     before: str | None,
+    action: str = AuditEvent.Action.MEMBERSHIP_CHANGED,
     extra: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return token_services.record_audit_event(
-        action=AuditEvent.Action.MEMBERSHIP_CHANGED,
+        action=action,
         actor=actor,
         organization=membership.organization,
         details={
@@ -176,4 +212,29 @@ def _audit(
             "to": membership.role if change != "removed" else None,
             **(extra or {}),
         },
+    )
+
+
+def _tell_about_removal(
+    membership: Membership, *, membership_id: int, actor: Actor, revoked: int, left_themselves: bool
+) -> None:
+    """The person who went and every admin of the organisation, one email each."""
+    context = {
+        "organization": membership.organization.name,
+        "member_email": membership.user.email,
+        "removed_by": "" if left_themselves else person(actor.user if actor.is_person else None),
+        "tokens_revoked": revoked,
+        "left_themselves": left_themselves,
+    }
+    recipients = [membership.user, *active_admins(membership.organization)]
+    queue_notifications(
+        [
+            NotificationRequest(
+                kind=Notification.Kind.MEMBER_REMOVED,
+                user=recipient,
+                context=context,
+                dedup_key=f"member_removed:{membership_id}:{recipient.pk}",
+            )
+            for recipient in recipients
+        ]
     )

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Organization, User
 from members import services as member_services
+from members.exceptions import MemberError
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor
@@ -220,7 +221,7 @@ class OrganizationAdmin(admin.ModelAdmin):
                 saved, left = self._apply_memberships(
                     Actor.from_request(request, ops=True), organization, formset
                 )
-        except TokenError as error:
+        except (MemberError, TokenError) as error:
             saved, left = ([], [], []), []
             self.message_user(request, f"Members not changed: {error.message}", messages.ERROR)
         # What Django's own history entry (LogEntry) reads from a saved formset.

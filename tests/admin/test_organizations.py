@@ -77,7 +77,9 @@ def test_adding_and_removing_members_is_audited(super_client, superuser, org, me
     assert Membership.objects.get(user=newcomer, organization=org).role == Membership.Role.ADMIN
     events = {
         event.details["change"]: event
-        for event in AuditEvent.objects.filter(action=AuditEvent.Action.MEMBERSHIP_CHANGED)
+        for event in AuditEvent.objects.filter(
+            action__in=[AuditEvent.Action.MEMBERSHIP_CHANGED, AuditEvent.Action.MEMBER_REMOVED]
+        )
     }
     assert set(events) == {"added", "removed"}
     assert events["added"].details["user"] == newcomer.email
@@ -95,7 +97,7 @@ def test_changing_a_role_is_audited_with_before_and_after(super_client, org, mem
 
     assert super_client.post(change_url(org), data).status_code == 302
 
-    event = AuditEvent.objects.get(action=AuditEvent.Action.MEMBERSHIP_CHANGED)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MEMBER_ROLE_CHANGED)
     assert event.details["change"] == "role"
     assert (event.details["from"], event.details["to"]) == ("member", "admin")
 

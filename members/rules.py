@@ -1,0 +1,53 @@
+"""The rules every members service shares: who may manage an organisation's people, what a
+role is, and who the organisation's admins are. One copy, used by services and invitations."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Organization, User
+from members.exceptions import MemberError
+from tokens.actors import CLI, OPS, SYSTEM, USER, Actor
+
+
+def may_manage_members(actor: Actor, organization: Organization) -> bool:
+    """Ops, the system and the command line always; a person when they are an admin here."""
+    if actor.kind in (OPS, SYSTEM, CLI):
+        return True
+    return (
+        actor.kind == USER
+        and actor.user is not None
+        and Membership.objects.admins().filter(user=actor.user, organization=organization).exists()
+    )
+
+
+def require_manage_members(actor: Actor, organization: Organization) -> None:
+    if not may_manage_members(actor, organization):
+        raise MemberError(
+            "Only an organisation admin can change its members or invitations.",
+            code="permission_denied",
+        )
+
+
+def clean_role(role: str) -> str:
+    if role not in Membership.Role.values:
+        raise MemberError(
+            "Choose a role: organisation admin or member.", code="invalid_role", field="role"
+        )
+    return role
+
+
+def active_admins(organization: Organization) -> QuerySet[User]:
+    """The people the organisation's notices go to."""
+    return User.objects.filter(
+        memberships__organization=organization,
+        memberships__role=Membership.Role.ADMIN,
+        is_active=True,
+    ).order_by("pk")
+
+
+def person(user: User | None) -> str:
+    """How an email names someone: "Name (email)", the email alone, or Quaygate itself."""
+    if user is None:
+        return "Quaygate"
+    return f"{user.full_name} ({user.email})" if user.full_name else user.email
