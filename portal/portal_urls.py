@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, findings, organization, tokens
+from portal.views import account, auth, findings, members, organization, tokens
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -41,6 +41,34 @@ urlpatterns = [
     path("orgs/<slug:slug>/policy/", organization.organization_policy, name="org_policy"),
     path("orgs/<slug:slug>/audit/", organization.organization_audit, name="org_audit"),
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
+    # People: the members page, invitations, roles, removing and leaving
+    path("orgs/<slug:slug>/members/", members.members, name="org_members"),
+    path("orgs/<slug:slug>/members/invite/", members.invite, name="org_invite"),
+    path(
+        "orgs/<slug:slug>/members/<int:membership_id>/role/",
+        members.change_role,
+        name="org_member_role",
+    ),
+    path(
+        "orgs/<slug:slug>/members/<int:membership_id>/remove/",
+        members.remove_member,
+        name="org_member_remove",
+    ),
+    path(
+        "orgs/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        members.resend_invitation,
+        name="org_invitation_resend",
+    ),
+    path(
+        "orgs/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        members.revoke_invitation,
+        name="org_invitation_revoke",
+    ),
+    path("orgs/<slug:slug>/leave/", members.leave, name="org_leave"),
+    # Joining by invitation (the only sign-up): the emailed link, then a page without the secret
+    path("invitations/accept/", members.accept_invitation, name="invitation_accept"),
+    path("invitations/sign-out/", members.invitation_sign_out, name="invitation_sign_out"),
+    path("invitations/<str:secret>/", members.invitation_link, name="invitation"),
     # Account
     path("account/", account.account, name="account"),
     path("account/password/", auth.ChangePasswordView.as_view(), name="password_change"),

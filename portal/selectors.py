@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
+from members.models import Invitation
 from telemetry.models import Anomaly, TokenSighting, UsageHourly
 from tokens.models import AuditEvent, PersonalAccessToken
 
@@ -219,4 +220,32 @@ def member_emails(organization: Organization) -> list[str]:
         Membership.objects.filter(organization=organization)
         .order_by("user__email")
         .values_list("user__email", flat=True)
+    )
+
+
+def organization_members(organization: Organization, *, q: str = "") -> QuerySet[Membership]:
+    """The members page: each person with their count of live tokens in this organisation, in
+    one query (a filtered COUNT per row), admins first, then by name."""
+    now = timezone.now()
+    live_here = Q(
+        user__tokens__organization=organization,
+        user__tokens__revoked_at__isnull=True,
+    ) & (Q(user__tokens__expires_at__isnull=True) | Q(user__tokens__expires_at__gt=now))
+    members = (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .annotate(active_tokens=Count("user__tokens", filter=live_here))
+        .order_by("role", "user__full_name", "user__email")
+    )
+    if q:
+        members = members.filter(Q(user__full_name__icontains=q) | Q(user__email__icontains=q))
+    return members
+
+
+def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.for_org(organization)
+        .pending()
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
     )
