@@ -24,6 +24,11 @@ from notifications.models import Notification
 
 logger = logging.getLogger(__name__)
 
+LINK_REMOVED = (
+    "This email carried a single-use link. Its text is not kept once it is sent, so that the "
+    "outbox is not a second way to use the link.\n"
+)
+
 
 def _conf(name: str) -> int:
     # Read at call time, not import time, so tests (and the worker's env) can change them.
@@ -104,9 +109,10 @@ def deliver_notification(notification_id: int) -> Delivery:
         # admin rather than stuck in `sending` for the sweeper to retry blindly.
         _record_failure(ours, notification, error, permanent=True)
         raise
-    ours.update(
-        state=Notification.State.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
-    )
+    sent = {"state": Notification.State.SENT, "sent_at": timezone.now(), "last_error": ""}
+    if notification.carries_a_link:
+        sent |= {"body_text": LINK_REMOVED, "body_html": ""}
+    ours.update(**sent, next_attempt_at=None)
     return Delivery("sent")
 
 

@@ -22,6 +22,11 @@ class Notification(models.Model):
         MEMBER_JOINED = "member_joined", "Member joined an organisation"
         MEMBER_REMOVED = "member_removed", "Member removed or left"
 
+    # Kinds whose body carries a single-use link that works by itself (an invitation lets
+    # whoever holds it create the invited account). Their body is kept only until it is sent,
+    # and the ops console never shows it: a stored copy would be a second way in.
+    CARRIES_A_LINK = frozenset({"member_invited"})
+
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
@@ -59,3 +64,7 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to_email} ({self.state})"
+
+    @property
+    def carries_a_link(self) -> bool:
+        return self.kind in self.CARRIES_A_LINK

@@ -106,4 +106,8 @@ class NotificationAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
     @admin.display(description="text")
     def text_body(self, obj: Notification) -> str:
+        if obj.carries_a_link and obj.state != Notification.State.SENT:
+            return (
+                "Not shown: it carries a single-use link (an invitation), which ops must not see."
+            )
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", obj.body_text)
