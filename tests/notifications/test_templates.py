@@ -128,6 +128,9 @@ def test_only_expiry_emails_say_they_are_reminders_that_can_be_turned_off():
         text = render_notification(kind, context_for(kind)).body_text
         if kind in ("token_expiring", "token_expired"):
             assert "turn expiry reminders off" in text
+        elif kind == "member_invited":  # to an address that may have no account yet
+            assert "invited this address" in text
+            assert "security notice" not in text
         else:
             assert "Security notices are always sent" in text
 
