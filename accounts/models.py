@@ -25,6 +25,14 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> "User":
         return self.get(email__iexact=username)
 
+    def admins_of(self, organization_id: int):
+        """The active admins of an organisation: who its notices go to."""
+        return self.filter(
+            is_active=True,
+            memberships__organization_id=organization_id,
+            memberships__role=Membership.Role.ADMIN,
+        ).order_by("pk")
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
@@ -71,6 +79,9 @@ class Organization(models.Model):
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def admins(self) -> "MembershipQuerySet":
         return self.filter(role=Membership.Role.ADMIN)
+
+    def is_admin(self, *, user: User, organization: Organization) -> bool:
+        return self.admins().filter(user=user, organization=organization).exists()
 
     def role_of(self, *, user: User, organization: Organization) -> str | None:
         """The role `user` holds in `organization`, or None when they are not a member."""

@@ -17,7 +17,7 @@ def may_manage_members(actor: Actor, organization: Organization) -> bool:
     return (
         actor.kind == USER
         and actor.user is not None
-        and Membership.objects.admins().filter(user=actor.user, organization=organization).exists()
+        and Membership.objects.is_admin(user=actor.user, organization=organization)
     )
 
 
@@ -39,11 +39,7 @@ def clean_role(role: str) -> str:
 
 def active_admins(organization: Organization) -> QuerySet[User]:
     """The people the organisation's notices go to."""
-    return User.objects.filter(
-        memberships__organization=organization,
-        memberships__role=Membership.Role.ADMIN,
-        is_active=True,
-    ).order_by("pk")
+    return User.objects.admins_of(organization.pk)
 
 
 def person(user: User | None) -> str:

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Membership, User
+from accounts.models import User
 from notifications.services import queue_notification
 from telemetry.models import Anomaly
 from telemetry.rules import Finding
@@ -141,11 +141,7 @@ def _recipients(anomaly: Anomaly, token: PersonalAccessToken | None) -> list[Use
         return []  # an IP guessing at prefixes: ops see it in the admin
     if anomaly.severity == Anomaly.Severity.LOW:
         return [token.owner] if token.notify_on_new_ip and token.owner.is_active else []
-    admins = User.objects.filter(
-        is_active=True,
-        memberships__organization_id=token.organization_id,
-        memberships__role=Membership.Role.ADMIN,
-    )
+    admins = User.objects.admins_of(token.organization_id)
     people = {user.id: user for user in admins}
     if token.owner.is_active:
         people.setdefault(token.owner_id, token.owner)

@@ -16,9 +16,7 @@ def organizations_of(user: User):
 
 
 def is_org_admin(user: User, organization: Organization) -> bool:
-    return Membership.objects.filter(
-        user=user, organization=organization, role=Membership.Role.ADMIN
-    ).exists()
+    return Membership.objects.is_admin(user=user, organization=organization)
 
 
 def tokens_visible_to(user: User) -> TokenQuerySet:

@@ -14,7 +14,7 @@ from core.admin_utils import ReadOnlyAdminMixin
 from members import invitations as invitation_services
 from members.exceptions import MemberError
 from members.models import Invitation
-from portal.admin.tokens import BOTH_LOCATIONS
+from portal.admin.revoking import BOTH_LOCATIONS
 from tokens.actors import Actor
 
 # One transaction each; an organisation has at most 50 pending, so this is a generous batch.
