@@ -90,9 +90,11 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @sudo.sudo_required
-@require_POST
 def invite(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request, slug, admin=True)
+    if request.method != "POST":
+        # Back from confirming the password (sudo sends a stale POST there as a GET): the form.
+        return HttpResponseRedirect(reverse("org_members", args=[slug]))
     form = InviteForm(request.POST)
     if not form.is_valid():
         return _members_page(request, membership, invite_form=form, status=400)
@@ -158,10 +160,11 @@ def _member_of(membership: Membership, membership_id: int) -> Membership:
 
 @login_required
 @sudo.sudo_required
-@require_POST
 def change_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
     membership = membership_or_404(request, slug, admin=True)
     target = _member_of(membership, membership_id)
+    if request.method != "POST":  # back from confirming the password, as for invite
+        return HttpResponseRedirect(reverse("org_members", args=[slug]))
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role: organisation admin or member.")

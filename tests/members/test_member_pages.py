@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from members.models import Invitation
 from portal import sudo
+from tests.conftest import PASSWORD
 from tokens import services as token_services
 from tokens.actors import Actor
 
@@ -497,3 +498,19 @@ def test_a_tampered_link_is_a_clear_404(org, secret):
 
 def test_the_accept_page_without_a_link_is_404():
     assert Client().get(reverse("invitation_accept")).status_code == 404
+
+
+def test_after_confirming_the_password_an_admin_is_back_on_the_members_page(org_admin, org):
+    """A stale password sends the POST to the sudo page, which then sends the browser back to
+    the address as a GET: that must land on the form, not on a 405."""
+    client = signed_in(org_admin, fresh=False)
+    invite_url = reverse("org_invite", args=[org.slug])
+
+    to_confirm = client.post(invite_url, {"email": "x@example.com", "role": "member"})
+    confirmed = client.post(
+        to_confirm["Location"], {"password": PASSWORD, "next": invite_url}, follow=True
+    )
+
+    assert confirmed.status_code == 200
+    assert confirmed.redirect_chain[-1][0] == members_url(org)
+    assert not Invitation.objects.exists()  # submitted again, knowingly
