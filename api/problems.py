@@ -2,8 +2,9 @@
 
 One exception handler for DRF (settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]) and Django-level
 handlers for what never reaches a DRF view (an unknown path, an error in a middleware). A problem
-always has `type`, `title`, `status`, `detail` and a stable machine `code`; a validation problem
-lists every field in `errors`. Nothing else leaves the server: no stack trace, no SQL, no secret.
+always has `type`, `title`, `status`, `detail`, a stable machine `code` and the `request_id`;
+a validation problem lists every field in `errors`. Nothing else leaves the server: no stack
+trace, no SQL, no secret.
 
 DRF's own behaviour is kept: `exc.auth_header` becomes WWW-Authenticate (RFC 6750), `exc.wait`
 becomes Retry-After.
@@ -27,6 +28,7 @@ from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
 from api.exceptions import RequestTooLarge
+from core import requestid
 from fleet.exceptions import FleetInputError
 from tokens.exceptions import TokenError
 
@@ -168,6 +170,10 @@ def problem_body(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    # The same id as the X-Request-Id header: what a partner quotes to support.
+    request_id = requestid.current()
+    if request_id:
+        body["request_id"] = request_id
     return body
 
 

@@ -108,6 +108,10 @@ class Problem(serializers.Serializer):
     errors = ProblemFieldError(
         many=True, required=False, help_text="Each invalid parameter or field (400 only)."
     )
+    request_id = serializers.CharField(
+        required=False,
+        help_text="This request's id, also in the `X-Request-Id` header: quote it to support.",
+    )
 
 
 _ERROR_TEXT = {

@@ -44,6 +44,13 @@ def _is_trusted(address, networks: tuple[Network, ...]) -> bool:
     return any(address in network for network in networks)
 
 
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the direct peer is one of our proxies (whose headers we believe)."""
+    peer = _parse_peer(request.META.get("REMOTE_ADDR", ""))
+    networks = _trusted_networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    return peer is not None and bool(networks) and _is_trusted(peer, networks)
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address as a string, or None when the peer address is unusable.
 

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "tokens",
     "telemetry",
     "members",
+    "observability",
     "api",
     "portal",
     "django.contrib.admin",
@@ -103,6 +104,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id is on every response, and in everything below (logs, usage, tasks).
+    "observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Near the top so the logged latency covers everything below it (auth, throttling, view).
     "telemetry.middleware.UsageLogMiddleware",
@@ -208,7 +211,7 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -301,6 +304,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (JSON lines in production, with the request id), not
+# Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The whole beat schedule, in one place.
 CELERY_BEAT_SCHEDULE: dict = {
     # Usage log: stream -> database (a no-op without Redis), anomaly checks, retention.
@@ -316,6 +322,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
+    # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
+    "observability-refresh-snapshot": {"task": "observability.refresh_snapshot", "schedule": 60.0},
 }
 
 # --- REST framework, OpenAPI ----------------------------------------------------------------
@@ -358,14 +366,45 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------------
+# JSON lines in production (python-json-logger), readable text in the embedded default; either
+# with the request id and, in API requests, organisation, token prefix and route
+# (observability.logs), and with anything shaped like a secret redacted.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "observability.logs.RequestContextFilter"}},
+    "formatters": {
+        "text": {
+            "()": "observability.logs.RedactingTextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {
+            "()": "observability.logs.RedactingJsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Metrics (/metrics, observability) ------------------------------------------------------
+if PRODUCTION and 0 < len(env_secret("METRICS_BEARER_TOKEN")) < 32:
+    raise ImproperlyConfigured("METRICS_BEARER_TOKEN must be at least 32 characters long")
+# gunicorn runs several worker processes: each writes its metrics into files in this directory
+# (one per process) and /metrics sums them. An empty directory per host, wiped before start.
+_multiproc_dir = env_str("PROMETHEUS_MULTIPROC_DIR")
+if _multiproc_dir and not Path(_multiproc_dir).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={_multiproc_dir!r} is not a directory")
 
 # --- Quaygate -------------------------------------------------------------------------------
 QUAYGATE = {
@@ -384,4 +423,11 @@ QUAYGATE = {
     "NOTIFICATION_RETRY_MAX_SECONDS": env_int("NOTIFICATION_RETRY_MAX_SECONDS", 3600),
     "NOTIFICATION_SENDING_TIMEOUT_SECONDS": env_int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 900),
     "NOTIFICATION_QUEUED_GRACE_SECONDS": env_int("NOTIFICATION_QUEUED_GRACE_SECONDS", 300),
+    # /metrics: per-request metrics on (off only to measure what they cost), and who may scrape:
+    # a bearer secret, or client addresses (CIDRs). Production allows nobody until told.
+    "METRICS_ENABLED": env_bool("METRICS_ENABLED", True),
+    "METRICS_BEARER_TOKEN": env_secret("METRICS_BEARER_TOKEN"),
+    "METRICS_ALLOWED_IPS": env_list(
+        "METRICS_ALLOWED_IPS", [] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
+    ),
 }

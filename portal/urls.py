@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from observability.views import metrics
 from portal import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("", include("portal.portal_urls")),

@@ -106,10 +106,11 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         header = django_request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             return None
-        parsed = token_format.parse(_bearer(header))
+        candidate = _bearer(header)
+        parsed = token_format.parse(candidate)
         if parsed is None:
             # Garbage costs nothing: no query, no cache call; the usage log still sees it.
-            self._fail(django_request, "malformed")
+            self._fail(django_request, _unparsed_reason(candidate))
         secret_hash = services.hash_secret(parsed.token)
         now = time.time()
         ip = client_ip(django_request)
@@ -188,7 +189,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             "organization_id": state.organization_id if state else None,
             "token_prefix": prefix,
         }
-        if reason != "malformed":
+        if reason not in _FREE_REASONS:
             _count_failure(request)
             try:
                 services.record_auth_failure(
@@ -202,6 +203,17 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             except DatabaseError:
                 logger.exception("Could not record an authentication failure")
         raise InvalidToken()
+
+
+# Refused offline (no lookup): such a guess can never succeed, so it costs the address nothing.
+_FREE_REASONS = frozenset({"malformed", "bad_checksum"})
+
+
+def _unparsed_reason(candidate: str | None) -> str:
+    """Why the parser refused it: a token's shape with a wrong checksum (mistyped or made
+    up), or not a token at all. Only on the refusal path."""
+    shaped = candidate is not None and token_format.TOKEN_PATTERN.fullmatch(candidate) is not None
+    return "bad_checksum" if shaped else "malformed"
 
 
 def _address(group: str, request: HttpRequest) -> str:
