@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test test-fast lint format check-deploy bench lock migrate seed clean
+.PHONY: help install run test test-fast lint format check-deploy check-alerts bench lock migrate seed clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo, start web + Celery worker + beat (embedded default)"
 	@echo "make test   - run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make lint   - ruff, and the import contracts in pyproject.toml (lint-imports)"
+	@echo "make check-alerts - promtool: the Prometheus alert rules are valid and pass their tests"
 	@echo "make bench  - benchmarks on PostgreSQL + Redis + gunicorn (see README)"
 	@echo "make lock   - re-resolve requirements/*.in into the pinned requirements/*.txt"
 
@@ -52,6 +53,11 @@ check-deploy: install
 	EMAIL_HOST=smtp.quaygate.example \
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///var/check.sqlite3} \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Debian's prometheus package provides promtool (the test suite runs these too).
+check-alerts:
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 bench: install
 	scripts/bench
