@@ -6,18 +6,13 @@ turns `code` into a problem document; neither edge has to know the rule that was
 
 from __future__ import annotations
 
+from core.errors import ServiceError
 
-class MemberError(Exception):
-    """Inviting, resending or revoking was refused: "permission_denied", "invalid_email",
-    "invalid_role", "already_member", "too_many_pending", "not_pending"."""
 
-    status = 400
-
-    def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+class MemberError(ServiceError):
+    """A membership or invitation service refused: "permission_denied", "invalid_email",
+    "invalid_role", "already_member", "too_many_pending", "not_pending", "last_admin",
+    "membership_gone"."""
 
 
 class InvitationError(MemberError):

@@ -7,22 +7,11 @@ from django.db.models import QuerySet
 
 from accounts.models import Membership, Organization, User
 from members.exceptions import MemberError
-from tokens.actors import CLI, OPS, SYSTEM, USER, Actor
-
-
-def may_manage_members(actor: Actor, organization: Organization) -> bool:
-    """Ops, the system and the command line always; a person when they are an admin here."""
-    if actor.kind in (OPS, SYSTEM, CLI):
-        return True
-    return (
-        actor.kind == USER
-        and actor.user is not None
-        and Membership.objects.is_admin(user=actor.user, organization=organization)
-    )
+from tokens.actors import Actor
 
 
 def require_manage_members(actor: Actor, organization: Organization) -> None:
-    if not may_manage_members(actor, organization):
+    if not actor.administers(organization):
         raise MemberError(
             "Only an organisation admin can change its members or invitations.",
             code="permission_denied",

@@ -2,7 +2,7 @@
 
 A form checks only what a person can get wrong before anything is asked of a service (a missing
 date for "custom", a number that is not a number). Every rule of the organisation's policy is
-the service's: its TokenError lands on the field it names through `add_service_error`.
+the service's: its refusal (a core.errors.ServiceError) lands on the field it names through `add_service_error`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils import timezone
 
+from core.errors import ServiceError
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
-from tokens.exceptions import TokenError
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
 
 EXPIRY_PRESETS = (7, 30, 60, 90)
@@ -36,7 +36,7 @@ def posted(request) -> Any:
     return request.POST if request.method == "POST" else None
 
 
-def add_service_error(form: forms.Form, error: TokenError, aliases: dict[str, str] | None = None):
+def add_service_error(form: forms.Form, error: ServiceError, aliases: dict[str, str] | None = None):
     """Show a service's refusal next to the input it is about (or above the form)."""
     field = (aliases or {}).get(error.field or "", error.field)
     form.add_error(field if field in form.fields else None, error.message)

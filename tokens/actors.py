@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from core.net import client_ip
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from accounts.models import Organization, User
     from tokens.models import PersonalAccessToken
 
 # Mirrors AuditEvent.ActorKind (kept as strings so this module needs no model import).
@@ -64,3 +64,16 @@ class Actor:
     @property
     def is_person(self) -> bool:
         return self.kind in (USER, OPS)
+
+    def administers(self, organization: Organization) -> bool:
+        """May act as an admin of `organization`: ops, the system and the command line always,
+        a person when they are one of its admins."""
+        from accounts.models import Membership  # this module stays free of model imports
+
+        if self.kind in (OPS, SYSTEM, CLI):
+            return True
+        return (
+            self.kind == USER
+            and self.user is not None
+            and Membership.objects.is_admin(user=self.user, organization=organization)
+        )

@@ -4,15 +4,11 @@ Portal forms attach `message` to `field`; the API turns the same exception into 
 document with `code`. Neither edge has to know the rule that was broken.
 """
 
+from core.errors import ServiceError
 
-class TokenError(Exception):
-    status = 400
 
-    def __init__(self, message: str, *, code: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+class TokenError(ServiceError):
+    """A token service refused (core.errors.ServiceError: code, message, field)."""
 
 
 class InvalidInput(TokenError):

@@ -15,8 +15,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from accounts.models import Membership, Organization, User
+from core.errors import ServiceError
 from members import services as member_services
-from members.exceptions import MemberError
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor
@@ -221,7 +221,7 @@ class OrganizationAdmin(admin.ModelAdmin):
                 saved, left = self._apply_memberships(
                     Actor.from_request(request, ops=True), organization, formset
                 )
-        except (MemberError, TokenError) as error:
+        except ServiceError as error:  # a MemberError, or a TokenError from revoking
             saved, left = ([], [], []), []
             self.message_user(request, f"Members not changed: {error.message}", messages.ERROR)
         # What Django's own history entry (LogEntry) reads from a saved formset.

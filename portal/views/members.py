@@ -21,10 +21,11 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from accounts.models import Membership, User
+from core.errors import ServiceError
 from core.net import client_ip
 from members import invitations
 from members import services as member_services
-from members.exceptions import InvitationError, MemberError
+from members.exceptions import InvitationError
 from members.models import Invitation
 from portal import selectors, sudo
 from portal.forms import posted
@@ -32,12 +33,9 @@ from portal.member_forms import InviteForm, JoinForm, MemberSearchForm, RoleForm
 from portal.views.organization import membership_or_404
 from portal.views.paging import paginate, query_without_page
 from tokens.actors import Actor
-from tokens.exceptions import TokenError
 
 logger = logging.getLogger(__name__)
 
-# What a refusal of any members service looks like: a sentence for a person and a code.
-REFUSALS = (MemberError, InvitationError, TokenError)
 INVITES_PER_ADMIN = "20/h"
 # The invitation's secret waits here between its link and the accept page, so that the page
 # (and anything it loads or links to) never has the secret in its address: the same trick as
@@ -110,7 +108,7 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
             role=form.cleaned_data["role"],
             actor=Actor.from_request(request),
         )
-    except REFUSALS as error:
+    except ServiceError as error:
         form.add_error("email" if error.field in (None, "email") else None, error.message)
         return _members_page(request, membership, invite_form=form, status=400)
     messages.success(
@@ -119,35 +117,41 @@ def invite(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("org_members", args=[slug]))
 
 
-def _invitation_of(membership: Membership, invitation_id: int) -> Invitation:
-    return get_object_or_404(Invitation.objects.for_org(membership.organization), pk=invitation_id)
-
-
 @login_required
 @require_POST
 def resend_invitation(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
-    membership = membership_or_404(request, slug, admin=True)
-    invitation = _invitation_of(membership, invitation_id)
-    try:
-        invitations.resend_invitation(invitation, actor=Actor.from_request(request))
-    except REFUSALS as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"A new link went to {invitation.email}; the old one is dead.")
-    return HttpResponseRedirect(reverse("org_members", args=[slug]))
+    return _act_on_invitation(
+        request,
+        slug,
+        invitation_id,
+        invitations.resend_invitation,
+        "A new link went to {email}; the old one is dead.",
+    )
 
 
 @login_required
 @require_POST
 def revoke_invitation(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+    return _act_on_invitation(
+        request,
+        slug,
+        invitation_id,
+        invitations.revoke_invitation,
+        "The invitation to {email} is revoked.",
+    )
+
+
+def _act_on_invitation(request, slug, invitation_id, service, done: str) -> HttpResponse:
     membership = membership_or_404(request, slug, admin=True)
-    invitation = _invitation_of(membership, invitation_id)
+    invitation = get_object_or_404(
+        Invitation.objects.for_org(membership.organization), pk=invitation_id
+    )
     try:
-        invitations.revoke_invitation(invitation, actor=Actor.from_request(request))
-    except REFUSALS as error:
+        service(invitation, actor=Actor.from_request(request))
+    except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"The invitation to {invitation.email} is revoked.")
+        messages.success(request, done.format(email=invitation.email))
     return HttpResponseRedirect(reverse("org_members", args=[slug]))
 
 
@@ -173,7 +177,7 @@ def change_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResp
         changed = member_services.change_role(
             target, role=form.cleaned_data["role"], actor=Actor.from_request(request)
         )
-    except REFUSALS as error:
+    except ServiceError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, f"{changed.user.email} is now {changed.get_role_display()}.")
@@ -192,7 +196,7 @@ def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     if request.method == "POST":
         try:
             revoked = member_services.remove_member(target, actor=Actor.from_request(request))
-        except REFUSALS as error:
+        except ServiceError as error:
             messages.error(request, error.message)
         else:
             messages.success(
@@ -219,7 +223,7 @@ def leave(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         try:
             member_services.leave_organization(membership, actor=Actor.from_request(request))
-        except REFUSALS as error:
+        except ServiceError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(reverse("org_members", args=[slug]))
         messages.success(request, f"You have left {membership.organization.name}.")

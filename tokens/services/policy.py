@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import Membership, Organization
+from accounts.models import Organization
 from tokens import scopes as scope_rules
-from tokens.actors import CLI, OPS, SYSTEM, USER, Actor
+from tokens.actors import Actor
 from tokens.exceptions import InvalidInput, PermissionDenied
 from tokens.models import AuditEvent, TokenPolicy, TokenSecret
 from tokens.services._common import forget_on_commit
@@ -29,17 +29,6 @@ _POLICY_FIELDS = (
 def policy_for(organization: Organization) -> TokenPolicy:
     policy, _ = TokenPolicy.objects.get_or_create(organization=organization)
     return policy
-
-
-def _may_set_policy(actor: Actor, organization: Organization) -> bool:
-    if actor.kind in (OPS, SYSTEM, CLI):
-        return True
-    return (
-        actor.kind == USER
-        and actor.user is not None
-        and Membership.objects.role_of(user=actor.user, organization=organization)
-        == Membership.Role.ADMIN
-    )
 
 
 def _clean_policy_value(field: str, value: Any) -> Any:
@@ -80,7 +69,7 @@ def _cleaned_changes(organization: Organization, actor: Actor, changes: dict) ->
         raise InvalidInput(
             f"Unknown policy setting(s): {', '.join(sorted(unknown))}", code="invalid_policy"
         )
-    if not _may_set_policy(actor, organization):
+    if not actor.administers(organization):
         raise PermissionDenied(
             "Only an organisation admin can change the token policy.", code="permission_denied"
         )
