@@ -9,7 +9,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from fleet.models import Terminal
-from tests.conftest import require
 from tokens import cache as token_cache
 from tokens import services
 from tokens.actors import Actor
@@ -24,21 +23,10 @@ def _fresh_counters() -> Iterator[None]:
 
 
 @pytest.fixture
-def no_redis(settings) -> None:
-    """The embedded default: no shared cache, counters in the process."""
-    settings.REDIS_URL = ""
-
-
-@pytest.fixture
-def redis_cache(settings) -> Iterator[redis_lib.Redis]:
-    """A real Redis holding token states and counters (skips locally without one)."""
-    url = settings.REDIS_URL
-    require(bool(url), "REDIS_URL is not set")
-    client = redis_lib.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis_lib.RedisError:
-        require(False, f"Redis at {url} is not reachable")
+def redis_cache(redis_client) -> Iterator[redis_lib.Redis]:
+    """The shared real Redis (tests/conftest.py), holding token states and counters; the
+    token keys a test made are deleted after it."""
+    client = redis_client
     yield client
     for prefix in (token_cache.STATE_PREFIX, token_cache.RATE_PREFIX, token_cache.TOUCH_PREFIX):
         keys = list(client.scan_iter(f"{prefix}*"))
