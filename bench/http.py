@@ -25,6 +25,8 @@ class Target:
     label: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    # Which server answers it, when the run has more than one (interleaved's `base` mapping).
+    server: str = "main"
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(*, port: int, workers: int = 2, log_path: Path) -> Iterator[str]:
+def gunicorn(
+    *, port: int, workers: int = 2, log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """gunicorn with the bench settings on 127.0.0.1:port; stopped (and reaped) on exit."""
-    env = os.environ | {"DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "0"}
+    env = os.environ | {"DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "0"} | (env or {})
     args = [
         str(Path(sys.executable).with_name("gunicorn")),
         "portal.wsgi",
@@ -177,7 +181,7 @@ def wrk(base: str, target: Target, *, seconds: float, connections: int, threads:
 
 
 def interleaved(
-    base: str,
+    base: str | dict[str, str],
     targets: list[Target],
     *,
     rounds: int,
@@ -186,14 +190,16 @@ def interleaved(
     progress=None,
 ) -> list[TargetResult]:
     """A B C D, D C B A, A B C D, …: each target runs as often first as last, so drift in the
-    machine (caches warming, another process waking up) is spread over all of them."""
+    machine (caches warming, another process waking up) is spread over all of them.
+    `base` is the server's address, or one per `Target.server`."""
+    bases = base if isinstance(base, dict) else {"main": base}
     results = {target.key: TargetResult(target) for target in targets}
     for target in targets:  # warm-up: connections, caches, code paths; not counted
-        wrk(base, target, seconds=1, connections=connections)
+        wrk(bases[target.server], target, seconds=1, connections=connections)
     for number in range(rounds):
         order = targets if number % 2 == 0 else list(reversed(targets))
         for target in order:
-            run = wrk(base, target, seconds=seconds, connections=connections)
+            run = wrk(bases[target.server], target, seconds=seconds, connections=connections)
             results[target.key].runs.append(run)
             if progress:
                 progress(

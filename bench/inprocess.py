@@ -156,3 +156,18 @@ def expiry_scan() -> tuple[float, int]:
     started = time.perf_counter()
     queued = send_expiry_notices()
     return time.perf_counter() - started, queued
+
+
+def metrics_observe_us(secret: str, *, calls: int = 20_000) -> float:
+    """What the per-request metrics cost: observability.metrics.observe() on an authenticated
+    GET /api/v1/token as the middleware sees it, in µs per request."""
+    from django.http import HttpResponse
+    from django.urls import resolve
+
+    from observability import metrics
+
+    request = APIRequestFactory().get("/api/v1/token", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    PersonalAccessTokenAuthentication().authenticate(Request(request))
+    request.resolver_match = resolve(request.path_info)
+    response = HttpResponse(b"{}")
+    return _per_call_us(lambda: metrics.observe(request, response, seconds=0.002), calls)

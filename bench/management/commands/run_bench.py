@@ -7,7 +7,11 @@ DJANGO_SETTINGS_MODULE=bench.settings.
 import io
 import json
 import os
+import shutil
+import statistics
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -24,6 +28,8 @@ from bench.report import Row, machine, render
 
 ROOT = Path(__file__).resolve().parents[3]
 QUAYGATE_TARGET = 0.70
+# What the per-request metrics may cost GET /api/v1/token: at most 5% of its throughput.
+METRICS_OVERHEAD_TARGET = 0.05
 TELEMETRY_TARGET_MS = 200
 INCREMENTAL_TARGET_S = 5
 FULL_TARGET_S = 60
@@ -109,6 +115,22 @@ class Command(BaseCommand):
                 {"Authorization": f"Token {creds.drf_token}"},
             ),
             http.Target("token", "Quaygate: GET /api/v1/token (PAT)", "/api/v1/token", bearer),
+            # The same request on two more servers that serve nothing else (a server that also
+            # answers the other targets has colder caches): metrics on, and switched off.
+            http.Target(
+                "metrics_on",
+                "GET /api/v1/token (PAT), own server, metrics on",
+                "/api/v1/token",
+                bearer,
+                server="metrics_on",
+            ),
+            http.Target(
+                "no_metrics",
+                "GET /api/v1/token (PAT), own server, metrics off",
+                "/api/v1/token",
+                bearer,
+                server="metrics_off",
+            ),
             http.Target(
                 "spreader",
                 "GET /api/v1/spreaders/{serial} (PAT)",
@@ -116,15 +138,13 @@ class Command(BaseCommand):
                 bearer,
             ),
         ]
-        log_path = ROOT / "var" / "bench" / "gunicorn.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         rows: list[Row] = []
-        port = http.free_port()
-        with http.gunicorn(port=port, workers=options["workers"], log_path=log_path) as base:
+        with self._servers(options) as bases:
+            base = bases["main"]
             self._telemetry_row = self._telemetry(base, bench, bearer)
             ready = []
             for target in targets:
-                status, _ = http.get(base + target.path, target.headers)
+                status, _ = http.get(bases[target.server] + target.path, target.headers)
                 if status == 200:
                     ready.append(target)
                 else:
@@ -134,7 +154,7 @@ class Command(BaseCommand):
                 f"{options['connections']} connections, gunicorn {options['workers']} workers"
             )
             results = http.interleaved(
-                base,
+                bases,
                 ready,
                 rounds=options["rounds"],
                 seconds=options["seconds"],
@@ -142,6 +162,14 @@ class Command(BaseCommand):
                 progress=self.say,
             )
         by_key = {result.target.key: result for result in results}
+        rows += self._http_rows(targets, by_key, notes)
+        rows.append(self._metrics_overhead(by_key, creds, options["workers"]))
+        return rows
+
+    def _http_rows(
+        self, targets: list[http.Target], by_key: dict[str, http.TargetResult], notes: list[str]
+    ) -> list[Row]:
+        rows: list[Row] = []
         ceiling = by_key["ceiling"].requests_per_second
         for target in targets:
             result = by_key.get(target.key)
@@ -158,6 +186,55 @@ class Command(BaseCommand):
                 Row(target.label, self._http_target(target), _rate(result, ceiling), passed)
             )
         return rows
+
+    @contextmanager
+    def _servers(self, options) -> Iterator[dict[str, str]]:
+        """The server as production runs it (metrics on, multiprocess mode: each worker writes
+        its own files) for every target, and two more for the metrics' cost, alike but for
+        METRICS_ENABLED; all up for the whole run."""
+        out = ROOT / "var" / "bench"
+        shutil.rmtree(out / "prometheus", ignore_errors=True)
+        metrics_on = {}
+        for name in ("main", "metrics_on"):
+            directory = out / "prometheus" / name
+            directory.mkdir(parents=True)
+            metrics_on[name] = {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+        envs = {**metrics_on, "metrics_off": {"METRICS_ENABLED": "0"}}
+        with ExitStack() as stack:
+            yield {
+                name: stack.enter_context(
+                    http.gunicorn(
+                        port=http.free_port(),
+                        workers=options["workers"],
+                        log_path=out / f"gunicorn-{name}.log",
+                        env=env,
+                    )
+                )
+                for name, env in envs.items()
+            }
+
+    def _metrics_overhead(self, by_key: dict[str, http.TargetResult], creds, workers: int) -> Row:
+        """The two servers' GET /api/v1/token, paired run by run (each round runs them one
+        after the other, so the pair saw the same machine): the median of the paired costs.
+        And observe() timed in-process, which no neighbour's load can blur."""
+        label = "per-request metrics: GET /api/v1/token, on vs off"
+        target = f"≤ {METRICS_OVERHEAD_TARGET:.0%} of throughput"
+        on, off = by_key.get("metrics_on"), by_key.get("no_metrics")
+        if on is None or off is None:
+            return Row(label, target, "not available", False)
+        cost = statistics.median(
+            1 - a.requests_per_second / b.requests_per_second
+            for a, b in zip(on.runs, off.runs, strict=True)
+        )
+        observe_us = inprocess.metrics_observe_us(creds.pat)
+        request_us = workers / on.requests_per_second * 1_000_000
+        return Row(
+            label,
+            target,
+            f"costs {cost:+.1%} of the throughput (median of {len(on.runs)} paired runs); "
+            f"observe() {observe_us:.1f} µs, {observe_us / request_us:.1%} of a request",
+            cost <= METRICS_OVERHEAD_TARGET,
+        )
 
     @staticmethod
     def _http_target(target: http.Target) -> str:
