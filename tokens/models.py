@@ -241,6 +241,12 @@ class TokenSecret(models.Model):
             return True
         return self.valid_until is not None and moment < self.valid_until
 
+    def leak_needs_revoking(self, moment) -> bool:
+        """A leak of this secret revokes its token: the token is not revoked yet and the secret
+        still opens it (current, or in its rotation overlap). A rotated-out secret that no
+        longer works needs nothing; an expired token is revoked, so it is never regenerated."""
+        return self.token.revoked_at is None and self.accepted_at(moment)
+
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs):

@@ -16,12 +16,14 @@ concern and may move, this surface stays.
     regenerate   regenerate_token (and rotation, when the token asks itself)
     update       update_token: the settings that carry no power
     revoke       revoke_token, revoke_member_tokens, expire_due_tokens, revoke_unused_tokens
-    exposure     report_leaked_credentials, record_token_in_url, record_auth_failure
+    exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
+                 record_auth_failure
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
 from tokens.services.audit import record_audit_event
 from tokens.services.exposure import (
+    LeakedCredential,
     record_auth_failure,
     record_token_in_url,
     report_leaked_credentials,
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_OVERLAP_HOURS",
     "MAX_RATE_LIMIT",
     "IssuedToken",
+    "LeakedCredential",
     "expire_due_tokens",
     "hash_secret",
     "issue_token",

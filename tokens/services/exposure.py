@@ -6,7 +6,9 @@ same whether the token is real or not, and the repeated ones are throttled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,40 +25,78 @@ from tokens.services.revoke import revoke_token
 Action = AuditEvent.Action
 
 
+@dataclass(frozen=True, slots=True)
+class LeakedCredential:
+    """A string reported as leaked, with what the report says about it.
+
+    `reason` becomes the revocation's reason ("Reported as leaked" when empty); `where` (for
+    instance {"found_at": url, "source": "commit"}) goes into the audit event and the owner's
+    email. A plain string in a report is a LeakedCredential with neither.
+    """
+
+    secret: str
+    reason: str = ""
+    where: Mapping[str, str] = field(default_factory=dict)
+
+
 def report_leaked_credentials(
-    candidates: Sequence[str], *, ip: str | None, user_agent: str = ""
+    candidates: Sequence[str | LeakedCredential],
+    *,
+    ip: str | None,
+    user_agent: str = "",
+    reporter: str = "",
 ) -> int:
     """A leaked-token report: revoke every live token among `candidates`, tell its owner.
 
-    Returns how many were revoked, for logs and tests only: the API answers the same whatever
-    it is, so a report can't be used to test whether a token is real.
+    The one place a leak is handled, whoever reports it: the public form
+    (POST /credentials/revoke) and a secret scanner's signed alert (`reporter`, e.g. "GitHub
+    secret scanning", is the audit actor's label). Returns how many were revoked, for logs and
+    tests only: the form answers the same whatever it is, so a report can't be used to test
+    whether a token is real.
     """
-    hashes = {hash_secret(c) for c in candidates if token_format.is_well_formed(c)}
-    if not hashes:
+    leaks: dict[str, LeakedCredential] = {}
+    for candidate in candidates:
+        leak = candidate if isinstance(candidate, LeakedCredential) else LeakedCredential(candidate)
+        if token_format.is_well_formed(leak.secret):
+            leaks.setdefault(hash_secret(leak.secret), leak)  # the first report of a secret
+    if not leaks:
         return 0
     actor = Actor.anonymous(ip=ip, user_agent=user_agent)
+    if reporter:
+        actor = replace(actor, label=reporter[:200])
     revoked = 0
-    secrets = TokenSecret.objects.filter(secret_hash__in=hashes).select_related("token")
+    now = timezone.now()
+    secrets = TokenSecret.objects.filter(secret_hash__in=leaks).select_related("token")
     for secret in secrets:
-        token = secret.token
-        with transaction.atomic():
-            record_audit_event(
-                action=Action.TOKEN_LEAK_REPORTED,
-                actor=actor,
-                token=token,
-                token_prefix=secret.display_prefix,
-                details={"secret": "current" if secret.retired_at is None else "rotated out"},
-            )
-            # A rotated-out secret that no longer works needs nothing more; the token is fine.
-            if token.revoked_at is None and secret.accepted_at(timezone.now()):
-                revoke_token(
-                    token,
-                    actor=actor,
-                    kind=PersonalAccessToken.RevokedBy.LEAK_REPORT,
-                    reason="Reported as leaked",
-                )
-                revoked += 1
+        leak = leaks[secret.secret_hash]
+        revoked += _report_leak(secret, leak, actor=actor, reporter=reporter, now=now)
     return revoked
+
+
+def _report_leak(
+    secret: TokenSecret, leak: LeakedCredential, *, actor: Actor, reporter: str, now: datetime
+) -> bool:
+    """Audit one leaked secret of ours; revoke its token if the secret still opens it."""
+    token = secret.token
+    where = dict(leak.where)
+    with transaction.atomic():
+        record_audit_event(
+            action=Action.TOKEN_LEAK_REPORTED,
+            actor=actor,
+            token=token,
+            token_prefix=secret.display_prefix,
+            details={"secret": "current" if secret.retired_at is None else "rotated out", **where},
+        )
+        if not secret.leak_needs_revoking(now):
+            return False
+        revoke_token(
+            token,
+            actor=actor,
+            kind=PersonalAccessToken.RevokedBy.LEAK_REPORT,
+            reason=leak.reason or "Reported as leaked",
+            notice={"reporter": reporter, **where},
+        )
+    return True
 
 
 def record_token_in_url(candidate: str, *, ip: str | None, user_agent: str, path: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -47,11 +48,17 @@ def _revoked_by(actor: Actor, token: PersonalAccessToken) -> str:
 
 
 def revoke_token(
-    token: PersonalAccessToken, *, actor: Actor, reason: str = "", kind: str | None = None
+    token: PersonalAccessToken,
+    *,
+    actor: Actor,
+    reason: str = "",
+    kind: str | None = None,
+    notice: Mapping[str, str] | None = None,
 ) -> PersonalAccessToken:
     """Revoke for good. Idempotent: a revoked token is returned unchanged, nothing written.
 
-    Revoking never deletes: the token row keeps its audit trail and usage history.
+    Revoking never deletes: the token row keeps its audit trail and usage history. `notice`
+    adds plain facts to the owner's email (where a leaked token was found).
     """
     with transaction.atomic():
         token = locked(token)
@@ -70,13 +77,21 @@ def revoke_token(
         token.save(
             update_fields=["revoked_at", "revoked_by", "revoked_by_kind", "revocation_reason"]
         )
-        _announce_revocation(token, actor=actor, kind=kind, reason=reason, now=now)
+        _announce_revocation(
+            token, actor=actor, kind=kind, reason=reason, now=now, notice=notice or {}
+        )
         forget_on_commit(secret_hashes(token))
     return token
 
 
 def _announce_revocation(
-    token: PersonalAccessToken, *, actor: Actor, kind: str, reason: str, now: datetime
+    token: PersonalAccessToken,
+    *,
+    actor: Actor,
+    kind: str,
+    reason: str,
+    now: datetime,
+    notice: Mapping[str, str],
 ) -> None:
     """The audit event and the owner's email, in the revoking transaction."""
     record_audit_event(
@@ -91,14 +106,18 @@ def _announce_revocation(
     queue_notification(
         kind=Notification.Kind.TOKEN_LEAKED if leaked else Notification.Kind.TOKEN_REVOKED,
         user=token.owner,
-        context=token_context(
-            token,
-            actor_label="" if leaked else actor.label,
-            revoked_by=token.get_revoked_by_kind_display(),
-            reason=reason,
-            ip=actor.ip,
-            when=now,
-        ),
+        # The notice's facts never replace the standard ones.
+        context={
+            **notice,
+            **token_context(
+                token,
+                actor_label="" if leaked else actor.label,
+                revoked_by=token.get_revoked_by_kind_display(),
+                reason=reason,
+                ip=actor.ip,
+                when=now,
+            ),
+        },
         dedup_key=f"token_revoked:{token.id}",
     )
 
