@@ -99,6 +99,7 @@ class Anomaly(models.Model):
         OLD_SECRET_REUSED = "old_secret_reused", "Rotated-out secret reused"
         NEW_IP = "new_ip", "New IP address"
         NEW_USER_AGENT = "new_user_agent", "New user agent"
+        LEAKED_IN_PUBLIC = "leaked_in_public", "Found in public by secret scanning"
 
     class Severity(models.TextChoices):
         LOW = "low", "Low"
@@ -185,6 +186,48 @@ class TokenSighting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_id} {self.kind} {self.value}"
+
+
+class LeakAlert(models.Model):
+    """A string a secret scanner found in public and sent us (GitHub's secret-scanning alerts),
+    one of our tokens or not: one row per scanner, secret and place.
+
+    The secret is kept only as its keyed hash (as TokenSecret.secret_hash), never as text. The
+    same alert again moves `last_seen` and nothing else: the row is the alert's claim, inserted
+    before anything is revoked, so a replayed or concurrent delivery acts once.
+    """
+
+    class Outcome(models.TextChoices):
+        REVOKED = "revoked", "Our live token: revoked"
+        ALREADY_DEAD = "already_dead", "Our token, already revoked, expired or rotated out"
+        NOT_OURS = "not_ours", "Not one of our tokens"
+
+    scanner = models.CharField(max_length=20)
+    # SHA-256 of scanner, secret hash and URL: the alert's identity, short enough to index.
+    alert_key = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    token = models.ForeignKey(
+        PersonalAccessToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_type = models.CharField(max_length=100, blank=True, help_text="The scanner's name for it")
+    url = models.CharField(max_length=2048, blank=True, help_text="Where it was found")
+    source = models.CharField(max_length=64, blank=True, help_text="commit, issue_comment, …")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    # The delivery that inserted the row: the one that acts on it.
+    delivery = models.UUIDField()
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    times_seen = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        indexes = [models.Index(fields=["token", "-last_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.scanner} alert {self.get_outcome_display().lower()}: {self.url or '—'}"
 
 
 class DetectionWatermark(models.Model):

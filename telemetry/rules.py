@@ -48,6 +48,9 @@ class Finding:
     first_seen: datetime
     last_seen: datetime
     evidence: dict[str, Any] = field(default_factory=dict)
+    # False when the owner already has a notice about it (a leaked token's revocation email):
+    # then only the organisation's admins are told of the finding.
+    notify_owner: bool = True
 
     @property
     def key(self) -> tuple[str, int, str, str]:

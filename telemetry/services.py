@@ -116,7 +116,7 @@ def _create(finding: Finding, token: PersonalAccessToken | None) -> tuple[Anomal
             },
         )
         revoked = _maybe_revoke(anomaly, token)
-        _notify(anomaly, token, revoked=revoked)
+        _notify(anomaly, token, revoked=revoked, owner=finding.notify_owner)
     return anomaly, revoked
 
 
@@ -135,21 +135,28 @@ def _maybe_revoke(anomaly: Anomaly, token: PersonalAccessToken | None) -> bool:
     return True
 
 
-def _recipients(anomaly: Anomaly, token: PersonalAccessToken | None) -> list[User]:
-    """Owner and organisation admins; low-severity findings only the owner who opted in."""
+def _recipients(
+    anomaly: Anomaly, token: PersonalAccessToken | None, *, owner: bool = True
+) -> list[User]:
+    """Owner and organisation admins; low-severity findings only the owner who opted in.
+    `owner=False`: the owner has been told already, so only the other admins are."""
     if token is None:
         return []  # an IP guessing at prefixes: ops see it in the admin
     if anomaly.severity == Anomaly.Severity.LOW:
-        return [token.owner] if token.notify_on_new_ip and token.owner.is_active else []
+        return [token.owner] if owner and token.notify_on_new_ip and token.owner.is_active else []
     admins = User.objects.admins_of(token.organization_id)
     people = {user.id: user for user in admins}
-    if token.owner.is_active:
+    if not owner:
+        people.pop(token.owner_id, None)
+    elif token.owner.is_active:
         people.setdefault(token.owner_id, token.owner)
     return list(people.values())
 
 
-def _notify(anomaly: Anomaly, token: PersonalAccessToken | None, *, revoked: bool) -> None:
-    recipients = _recipients(anomaly, token)
+def _notify(
+    anomaly: Anomaly, token: PersonalAccessToken | None, *, revoked: bool, owner: bool = True
+) -> None:
+    recipients = _recipients(anomaly, token, owner=owner)
     if not recipients:
         return
     context = notification_context(anomaly, token, revoked=revoked)
