@@ -52,3 +52,13 @@ class IdempotencyKeyUsed(exceptions.APIException):
         "rotate again with a new key while the old secret is in its overlap, or regenerate the "
         "token in the portal."
     )
+
+
+class SignatureNotVerified(exceptions.APIException):
+    """A secret-scanning alert that is not signed by a key of the scanner we know."""
+
+    status_code = 401
+    default_code = "invalid_signature"
+    default_detail = "The request is not signed with a known GitHub secret-scanning key."
+    # 401 carries WWW-Authenticate (RFC 9110): here the scheme is the scanner's signature.
+    auth_header = 'Github-Public-Key-Signature realm="quaygate"'

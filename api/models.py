@@ -32,3 +32,25 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} of token {self.token_id}"
+
+
+class SecretScanningKey(models.Model):
+    """A public key a secret scanner signs its alerts with, as the refresh task last fetched it
+    (api.github_keys). Rows, not a file, so every web node sees the same keys; the configured
+    keys file is read besides them."""
+
+    scanner = models.CharField(max_length=20)
+    key_identifier = models.CharField(max_length=128)
+    key = models.TextField(help_text="PEM")
+    is_current = models.BooleanField(default=False)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scanner", "key_identifier"], name="secret_scanning_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scanner} key {self.key_identifier[:12]}…"

@@ -32,15 +32,20 @@ class BoundedJSONParser(JSONParser):
         raw = stream.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             raise RequestTooLarge(f"The request body may be at most {MAX_BODY_BYTES} bytes.")
-        try:
-            text = raw.decode("utf-8")
-            return json.loads(text, parse_constant=_reject_constant)
-        except UnicodeDecodeError:
-            raise exceptions.ParseError("The request body is not UTF-8 encoded.") from None
-        except (ValueError, RecursionError) as error:
-            # json's message names the line and column, which helps the caller fix the body.
-            message = str(error) if isinstance(error, ValueError) else "it is nested too deeply"
-            raise exceptions.ParseError(f"The request body is not valid JSON: {message}") from None
+        return decode_json(raw)
+
+
+def decode_json(raw: bytes) -> Any:
+    """A JSON body as Python values; every decoding failure a ParseError (400)."""
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise exceptions.ParseError("The request body is not UTF-8 encoded.") from None
+    except (ValueError, RecursionError) as error:
+        # json's message names the line and column, which helps the caller fix the body.
+        message = str(error) if isinstance(error, ValueError) else "it is nested too deeply"
+        raise exceptions.ParseError(f"The request body is not valid JSON: {message}") from None
 
 
 def declared_length(parser_context: dict | None) -> int | None:

@@ -61,6 +61,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "token_rejected": ProblemType(
         400, "Token change refused", "A token service refused the change; `errors` says why."
     ),
+    "invalid_signature": ProblemType(
+        401,
+        "Invalid signature",
+        "A secret-scanning alert is not signed by a key of the scanner we know "
+        "(`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`).",
+    ),
     "not_authenticated": ProblemType(
         401, "Authentication required", "No `Authorization: Bearer …` header was sent."
     ),
@@ -118,8 +124,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "too_many_requests": ProblemType(
         429,
         "Too many requests from this address",
-        "Too many failed authentications or leak reports from one address; wait "
-        "`Retry-After` seconds.",
+        "Too many failed authentications, leak reports or secret-scanning alerts from one "
+        "address; wait `Retry-After` seconds.",
     ),
     "server_error": ProblemType(
         500, "Internal server error", "Our fault. It is logged; try again later."

@@ -284,6 +284,34 @@ class MaintenanceInput(StrictSerializer):
     )
 
 
+class GitHubAlertInput(serializers.Serializer):
+    """One match in a GitHub secret-scanning alert. Not strict: keys GitHub adds later are
+    ignored, not refused (a refused delivery would be retried for ever)."""
+
+    token = TextField(max_length=512, help_text="The string that matched our pattern.")
+    type = TextField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The pattern's name in GitHub's program, e.g. `quaygate_personal_access_token`.",
+    )
+    url = TextField(
+        max_length=2048,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The public URL where it was found (may be empty).",
+    )
+    source = TextField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where on GitHub: `content`, `commit`, `issue_comment`, `gist_content`, …",
+    )
+
+
 # --- output -------------------------------------------------------------------------------------
 
 
@@ -408,6 +436,18 @@ class RotatedTokenOut(TokenOut):
 
 class LeakReportOut(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class GitHubAlertVerdictOut(serializers.Serializer):
+    """GitHub's feedback format, one per alert in order. Never the token: its SHA-256."""
+
+    token_hash = serializers.CharField(help_text="SHA-256 of the token, lowercase hex.")
+    token_type = serializers.CharField(help_text="The alert's `type`, as sent.")
+    label = serializers.ChoiceField(
+        choices=["true_positive", "false_positive"],
+        help_text="`true_positive`: one of our tokens (live ones are now revoked); "
+        "`false_positive`: not a Quaygate token.",
+    )
 
 
 class TelemetryRawPoint(serializers.Serializer):

@@ -3,7 +3,16 @@ from drf_spectacular.views import SpectacularAPIView
 
 from api import problems
 from api.converters import IdConverter, SerialConverter
-from api.views import alarms, credentials, fleet, maintenance, pages, telemetry, token
+from api.views import (
+    alarms,
+    credentials,
+    fleet,
+    maintenance,
+    pages,
+    secret_scanning,
+    telemetry,
+    token,
+)
 
 register_converter(SerialConverter, "serial")
 register_converter(IdConverter, "id")
@@ -34,6 +43,11 @@ v1 = [
     path("token", token.TokenDetail.as_view(), name="token"),
     path("token/rotate", token.TokenRotate.as_view(), name="token-rotate"),
     path("credentials/revoke", credentials.LeakReport.as_view(), name="credentials-revoke"),
+    path(
+        "secret-scanning/github",
+        secret_scanning.GitHubSecretScanning.as_view(),
+        name="secret-scanning-github",
+    ),
 ]
 
 urlpatterns = [

@@ -320,6 +320,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "tokens-expiry-notices": {"task": "tokens.send_expiry_notices", "schedule": 3600.0},
     # API: forget Idempotency-Key answers after their 24 hours.
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": 3600.0},
+    # GitHub's secret-scanning keys, when SECRET_SCANNING_GITHUB_KEYS_URL is set.
+    "api-refresh-secret-scanning-keys": {
+        "task": "api.refresh_secret_scanning_keys",
+        "schedule": 3600.0,
+    },
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
@@ -415,6 +420,12 @@ QUAYGATE = {
     # Per-address limits (django-ratelimit, shared cache; they fail open if the cache is down).
     "API_AUTH_FAILURES_PER_IP": env_str("API_AUTH_FAILURES_PER_IP", "30/m"),
     "API_LEAK_REPORTS_PER_IP": env_str("API_LEAK_REPORTS_PER_IP", "20/h"),
+    "API_SECRET_SCANNING_PER_IP": env_str("API_SECRET_SCANNING_PER_IP", "60/m"),
+    # GitHub secret scanning (POST /api/v1/secret-scanning/github): GitHub's public keys document
+    # ({"public_keys": [...]}, as GitHub serves it) in a file; optionally a URL that beat
+    # refreshes them from hourly. Never fetched while an alert waits.
+    "SECRET_SCANNING_GITHUB_KEYS_FILE": env_str("SECRET_SCANNING_GITHUB_KEYS_FILE"),
+    "SECRET_SCANNING_GITHUB_KEYS_URL": env_str("SECRET_SCANNING_GITHUB_KEYS_URL"),
     # Email delivery: attempts before a notification is `failed`, exponential backoff between
     # them, and when the sweeper treats a row as lost. SENDING_TIMEOUT must stay far above
     # EMAIL_TIMEOUT: a row still being sent must never look abandoned.

@@ -18,7 +18,18 @@ from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.parsers import MAX_BODY_BYTES
 from api.problems import PROBLEM_TYPES, type_uri
 from fleet import readings
+from tokens import format as token_format
 from tokens.scopes import DESCRIPTIONS
+
+# What the guide shows secret scanners, from the files the test suite checks (one copy each).
+SCANNING_DOCS = settings.BASE_DIR / "docs" / "secret-scanning"
+_BODY = f"[0-9A-Za-z]{{{token_format.BODY_LENGTH + token_format.CHECKSUM_LENGTH}}}"
+TOKEN_PATTERNS = {
+    "qgp": f"{token_format.PREFIX}{_BODY}",
+    "qgs": f"qgs_{_BODY}",
+    "family": f"qg[ps]_{_BODY}",
+    "in_text": rf"\bqg[ps]_{_BODY}\b",
+}
 
 # ReDoc styles itself by injecting <style> elements (styled-components) and searches in a blob:
 # worker; both need this one page's policy to be looser than the site's.
@@ -53,6 +64,9 @@ def getting_started(request: HttpRequest) -> HttpResponse:
             "max_points": readings.MAX_POINTS,
             "max_body_kib": MAX_BODY_BYTES // 1024,
             "default_rate": settings.QUAYGATE["DEFAULT_RATE_LIMIT_PER_HOUR"],
+            "patterns": TOKEN_PATTERNS,
+            "checker_source": (SCANNING_DOCS / "check_token.py").read_text(),
+            "gitleaks_rule": (SCANNING_DOCS / "gitleaks.toml").read_text(),
         },
     )
 
