@@ -379,6 +379,17 @@ def test_more_than_a_thousand_alerts_is_400(github_key, issued, api_client):
     assert nothing_recorded()
 
 
+def test_a_body_over_a_mebibyte_is_413_before_any_signature_work(github_key, api_client, refused):
+    body = json.dumps([alert(token_format.generate(), url="u" * 2000)] * 600).encode()
+    assert len(body) > 1024 * 1024
+
+    response = deliver(api_client(), github_key, None, body=body)
+
+    assert_refused(response, 413, "request_too_large")
+    assert refused("too_large") == 1
+    assert nothing_recorded()
+
+
 def test_deliveries_are_limited_per_address(settings, github_key, api_client, refused):
     settings.QUAYGATE = {**settings.QUAYGATE, "API_SECRET_SCANNING_PER_IP": "2/m"}
     payload = [alert(token_format.generate())]
