@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from core.net import client_ip
+from observability import metrics as request_metrics_of_this_process
 from observability.collector import StateCollector
 from tokens.allowlist import ip_allowed
 
@@ -69,5 +70,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             response.status_code = 401
             response["WWW-Authenticate"] = 'Bearer realm="quaygate-metrics"'
         return response
+    # This process's last second; the other workers' threads hand theirs over within one.
+    request_metrics_of_this_process.flush()
     body = generate_latest(_Scrape(request_metrics(), StateCollector()))
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from observability import snapshot
+from observability import metrics, snapshot
 from tests.api.conftest import (  # noqa: F401 (fixtures)
     _fast_passwords,
     _fresh_counters,
@@ -32,6 +32,7 @@ def sample() -> Callable[..., float]:
     """sample("quaygate_api_requests_total", route=…, …) -> its value now (0 when unseen)."""
 
     def _sample(name: str, **labels: str) -> float:
+        metrics.flush()  # what requests observed, without waiting for the flush thread
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     return _sample

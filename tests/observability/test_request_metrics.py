@@ -1,6 +1,7 @@
 """The per-request metrics count what the API answered, in this process, for nothing."""
 
 import socket
+import time
 from unittest import mock
 
 import pytest
@@ -73,6 +74,34 @@ def test_a_refusal_is_counted_by_its_reason(api_client, fleet, sample, authoriza
     assert sample(REQUESTS, **refused, token_kind=kind) == requests_before + 1
 
 
+def test_another_endpoints_own_401_is_not_a_refused_token(rf, sample):
+    request = rf.post("/api/v1/secret-scanning/github")
+    response = mock.Mock(status_code=401, problem={"code": "invalid_signature"})
+    before = {
+        reason: sample("quaygate_auth_failures_total", reason=reason) for reason in metrics.REASONS
+    }
+
+    metrics.observe(request, response, seconds=0.001)
+
+    after = {
+        reason: sample("quaygate_auth_failures_total", reason=reason) for reason in metrics.REASONS
+    }
+    assert after == before
+
+
+def test_an_address_blocked_after_failures_is_both_a_refusal_and_rate_limited(rf, sample):
+    request = rf.get("/api/v1/terminals")
+    request.qg_auth_failure = {"reason": "address_blocked"}
+    response = mock.Mock(status_code=429, problem={"code": "too_many_requests"})
+    refused = sample("quaygate_auth_failures_total", reason="address_blocked")
+    limited = sample("quaygate_rate_limited_total", limit="address")
+
+    metrics.observe(request, response, seconds=0.001)
+
+    assert sample("quaygate_auth_failures_total", reason="address_blocked") == refused + 1
+    assert sample("quaygate_rate_limited_total", limit="address") == limited + 1
+
+
 def test_a_revoked_token_is_counted_as_revoked(issued, partner, owner, fleet, sample, committed):
     with committed():
         revoke_token(issued.token, actor=Actor.for_user(owner), reason="test")
@@ -104,11 +133,13 @@ def test_switched_off_nothing_is_counted(partner, fleet, sample, settings):
 
 
 def test_the_portal_is_not_an_api_request(client, sample):
+    metrics.flush()
     before = sum(
         s.value for m in metrics.REQUESTS.collect() for s in m.samples if s.name == REQUESTS
     )
     client.get("/accounts/login/")
 
+    metrics.flush()
     after = sum(
         s.value for m in metrics.REQUESTS.collect() for s in m.samples if s.name == REQUESTS
     )
@@ -125,14 +156,29 @@ def test_counting_a_request_costs_no_query_and_no_network(partner, fleet, rf):
         mock.patch.object(socket.socket, "sendall", side_effect=AssertionError("network")),
     ):
         metrics.observe(request, response, seconds=0.002)
+        metrics.flush()
 
     assert queries.captured_queries == []
+
+
+def test_the_flush_thread_hands_requests_over_within_a_second(partner, fleet):
+    labels = ("api/v1/terminals", "GET", "2xx", "write")
+    metrics.flush()
+    before = metrics.REQUESTS.labels(*labels)._value.get()
+
+    partner.get("/api/v1/terminals")
+
+    deadline = time.monotonic() + 3 * metrics.FLUSH_SECONDS
+    while metrics.REQUESTS.labels(*labels)._value.get() == before:
+        assert time.monotonic() < deadline, "the flush thread never handed the request over"
+        time.sleep(0.05)
+    assert metrics.REQUESTS.labels(*labels)._value.get() == before + 1
 
 
 def test_an_unexpected_method_or_reason_never_makes_a_new_series(rf, sample):
     request = rf.generic("BREW", "/api/v1/terminals")
     request.qg_auth_failure = {"reason": "something new"}
-    response = mock.Mock(status_code=401)
+    response = mock.Mock(status_code=401, problem={"code": "invalid_token"})
     before = sample("quaygate_auth_failures_total", reason="other")
 
     metrics.observe(request, response, seconds=0.001)

@@ -134,7 +134,9 @@ def test_counters_move_across_worker_processes_and_the_logs_hold_no_secret(
     status, _, _ = get(server.base + f"/api/v1/terminals?access_token={secret}")
     assert status == 400
 
-    # Several scrapes land on either worker; each sums both workers' files.
+    # Each worker's thread hands its requests over within a second; then several scrapes
+    # land on either worker and each sums both workers' files.
+    time.sleep(2.5)
     for _ in range(4):
         after = server.scrape()
         ok = {"route": TERMINALS, "status_class": "2xx", "token_kind": "write"}
