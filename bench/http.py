@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,14 @@ class WrkRun:
     requests: int
     non_2xx: int
     socket_errors: int
+    # CPU time the server's worker processes spent during the run (user + system).
+    server_cpu_seconds: float | None = None
+
+    @property
+    def server_cpu_us_per_request(self) -> float | None:
+        if self.server_cpu_seconds is None or not self.requests:
+            return None
+        return self.server_cpu_seconds / self.requests * 1_000_000
 
 
 @dataclass
@@ -59,6 +67,27 @@ class TargetResult:
     @property
     def failures(self) -> int:
         return sum(run.non_2xx + run.socket_errors for run in self.runs)
+
+
+# Each running server's gunicorn master process, by its base URL.
+_masters: dict[str, int] = {}
+
+
+def server_cpu_seconds(base: str) -> float | None:
+    """User + system CPU of the gunicorn workers behind `base` so far (Linux /proc): what a
+    request costs the server itself, which other processes on the machine barely move."""
+    master = _masters.get(base)
+    if master is None:
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # a process that just ended
+        if int(fields[1]) == master:  # ppid
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -89,10 +118,12 @@ def gunicorn(
         args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
+    _masters[base] = process.pid
     try:
         _wait_until_up(base + "/healthz", process)
         yield base
     finally:
+        _masters.pop(base, None)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=15)
@@ -199,7 +230,11 @@ def interleaved(
     for number in range(rounds):
         order = targets if number % 2 == 0 else list(reversed(targets))
         for target in order:
+            cpu_before = server_cpu_seconds(bases[target.server])
             run = wrk(bases[target.server], target, seconds=seconds, connections=connections)
+            cpu_after = server_cpu_seconds(bases[target.server])
+            if cpu_before is not None and cpu_after is not None:
+                run = replace(run, server_cpu_seconds=cpu_after - cpu_before)
             results[target.key].runs.append(run)
             if progress:
                 progress(
