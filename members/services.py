@@ -147,12 +147,12 @@ def replace_member(membership: Membership, *, user: User, role: str, actor: Acto
 
 
 def _keep_an_admin(membership: Membership, *, doing: str) -> None:
-    """Refuse to take away the organisation's last admin. The admins' rows are locked first,
-    so two admins demoting each other at once cannot both succeed."""
+    """Refuse to take away the organisation's last admin. The caller holds the organisation's
+    lock (_locked), so no other change of its members runs between this count and the change."""
     admins = list(
-        Membership.objects.select_for_update()
-        .filter(organization_id=membership.organization_id, role=Membership.Role.ADMIN)
-        .values_list("pk", flat=True)
+        Membership.objects.filter(
+            organization_id=membership.organization_id, role=Membership.Role.ADMIN
+        ).values_list("pk", flat=True)
     )
     if admins == [membership.pk]:
         verb = {"leave": "cannot leave", "removed": "cannot be removed"}.get(
@@ -166,7 +166,15 @@ def _keep_an_admin(membership: Membership, *, doing: str) -> None:
 
 
 def _locked(membership: Membership) -> Membership:
-    """The row as stored (not as an edited form left it in memory), locked until commit."""
+    """The row as stored (not as an edited form left it in memory), locked until commit.
+
+    The organisation's row is locked first: every membership change of one organisation then
+    waits its turn at the same place, so two of them (two admins demoting each other) can
+    never hold one membership each while waiting for the other's, which PostgreSQL would end
+    as a deadlock."""
+    list(
+        Organization.objects.select_for_update().filter(pk=membership.organization_id).values("pk")
+    )
     try:
         return (
             Membership.objects.select_for_update(of=("self",))
