@@ -128,3 +128,12 @@ def _revoke_each(
 
 def may_revoke(request: HttpRequest) -> bool:
     return request.user.has_perm("tokens.change_personalaccesstoken")
+
+
+class PastedSecretRedirectMixin:
+    """A list whose search box may receive a whole token: redirect to its prefix at once."""
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect_pasted_secret(self, request) or super().changelist_view(
+            request, extra_context
+        )

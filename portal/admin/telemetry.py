@@ -19,7 +19,12 @@ from core.admin_utils import (
     ask_reason,
     pinned_filter,
 )
-from portal.admin.revoking import BOTH_LOCATIONS, may_revoke, redirect_pasted_secret, revoke_tokens
+from portal.admin.revoking import (
+    BOTH_LOCATIONS,
+    PastedSecretRedirectMixin,
+    may_revoke,
+    revoke_tokens,
+)
 from telemetry import services as telemetry_services
 from telemetry.models import Anomaly, UsageRecord
 from tokens import format as token_format
@@ -115,7 +120,7 @@ def usage_search(term: str) -> Q:
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class UsageRecordAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "created_at",
         "method",
@@ -148,11 +153,6 @@ class UsageRecordAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in UsageRecord._meta.fields]
-
-    def changelist_view(self, request, extra_context=None):
-        return redirect_pasted_secret(self, request) or super().changelist_view(
-            request, extra_context
-        )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -23,8 +23,8 @@ from accounts.models import User
 from core.admin_utils import LargeTableAdmin, ReadOnlyAdminMixin, pinned_filter
 from portal.admin.revoking import (
     BOTH_LOCATIONS,
+    PastedSecretRedirectMixin,
     may_revoke,
-    redirect_pasted_secret,
     revoke_tokens,
 )
 from telemetry.models import Anomaly
@@ -93,7 +93,7 @@ class OpenAnomaliesFilter(admin.SimpleListFilter):
 
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class PersonalAccessTokenAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     list_display = [
         "name",
         "display_prefix",
@@ -167,11 +167,6 @@ class PersonalAccessTokenAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     def has_revoke_permission(self, request, obj=None):
         return may_revoke(request)
 
-    def changelist_view(self, request, extra_context=None):
-        return redirect_pasted_secret(self, request) or super().changelist_view(
-            request, extra_context
-        )
-
     @admin.action(
         description="Revoke this token…",
         description_plural="Revoke selected tokens…",
@@ -244,7 +239,7 @@ def audit_search(term: str) -> Q | None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+class AuditEventAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, LargeTableAdmin):
     """Append-only for everyone: no add, change or delete (the model and, on PostgreSQL, a
     trigger refuse them too)."""
 
@@ -279,11 +274,6 @@ class AuditEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         "pretty_details",
     ]
     readonly_fields = fields
-
-    def changelist_view(self, request, extra_context=None):
-        return redirect_pasted_secret(self, request) or super().changelist_view(
-            request, extra_context
-        )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
