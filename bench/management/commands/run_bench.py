@@ -186,6 +186,18 @@ class Command(BaseCommand):
                 "/bench/baseline",
                 {"Authorization": f"Token {creds.drf_token}"},
             ),
+            http.Target(
+                "knox",
+                "peer: same view, django-rest-knox",
+                "/bench/knox",
+                {"Authorization": f"Token {creds.knox_token}"},
+            ),
+            http.Target(
+                "api_key",
+                "peer: same view, djangorestframework-api-key",
+                "/bench/api-key",
+                {"Authorization": f"Api-Key {creds.api_key}"},
+            ),
             http.Target("token", "Quaygate: GET /api/v1/token (PAT)", "/api/v1/token", bearer),
             # The same request on two more servers that serve nothing else (a server that also
             # answers the other targets has colder caches): metrics on, and switched off.
