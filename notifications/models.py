@@ -21,6 +21,7 @@ class Notification(models.Model):
         MEMBER_INVITED = "member_invited", "Invited to an organisation"
         MEMBER_JOINED = "member_joined", "Member joined an organisation"
         MEMBER_REMOVED = "member_removed", "Member removed or left"
+        TOKEN_DECISION = "token_decision", "Token request approved or denied"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

@@ -316,6 +316,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Tokens: the "expired" audit line once per token; the policy's unused-token revocation;
     # expiry notices (30 / 7 / 1 days, expired).
     "tokens-expire-due": {"task": "tokens.expire_due_tokens", "schedule": 300.0},
+    "tokens-expire-pending-requests": {
+        "task": "tokens.expire_pending_requests",
+        "schedule": 3600.0,
+    },
     "tokens-revoke-unused": {"task": "tokens.revoke_unused_tokens", "schedule": 3600.0},
     "tokens-expiry-notices": {"task": "tokens.send_expiry_notices", "schedule": 3600.0},
     # API: forget Idempotency-Key answers after their 24 hours.

@@ -59,6 +59,13 @@ class TokenInQueryString(exceptions.APIException):
     default_code = "token_in_url"
 
 
+class TokenPendingApproval(exceptions.PermissionDenied):
+    default_detail = (
+        "This token is waiting for an organisation admin's approval. It works once approved."
+    )
+    default_code = "token_pending_approval"
+
+
 class RateLimited(exceptions.Throttled):
     default_code = "rate_limited"
     extra_detail_singular = extra_detail_plural = "Try again in {wait} seconds."
@@ -131,6 +138,8 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             reason = "ip_not_allowed"
         if reason is not None:
             self._fail(django_request, reason, state=state, prefix=parsed.display_prefix)
+        if state.pending:
+            raise TokenPendingApproval()
         django_request.qg_token = state
         limit = state.rate_limit_per_hour
         django_request.qg_rate = (limit, max(0, limit - found.count), found.reset)
@@ -298,6 +307,7 @@ def _state_of(row: TokenSecret) -> TokenState:
         created_at=_epoch(token.created_at),
         regenerated_at=_epoch(token.regenerated_at),
         last_used_at=_epoch(token.last_used_at),
+        pending=token.is_pending,
     )
 
 

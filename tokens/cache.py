@@ -67,6 +67,8 @@ class TokenState:
     created_at: float | None = None
     regenerated_at: float | None = None
     last_used_at: float | None = None
+    # Issue 17: waiting for an admin's approval; the API refuses it with 403 until then.
+    pending: bool = False
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -110,6 +112,7 @@ class TokenState:
             "c": self.created_at,
             "rg": self.regenerated_at,
             "lu": self.last_used_at,
+            "pa": self.pending,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -133,6 +136,7 @@ class TokenState:
             created_at=data.get("c"),
             regenerated_at=data.get("rg"),
             last_used_at=data.get("lu"),
+            pending=bool(data.get("pa", False)),
         )
 
 

@@ -33,6 +33,14 @@ class TokenPolicy(models.Model):
     auto_revoke_on_high_severity = models.BooleanField(
         default=False, help_text="Revoke a token at once when a high-severity anomaly is found."
     )
+
+    class Approval(models.TextChoices):
+        OFF = "off", "No approval needed"
+        WRITE = "write", "Tokens with a write scope need an admin's approval"
+        ALL = "all", "Every member's token needs an admin's approval"
+
+    # Issue 17: members' tokens wait for an admin before the API accepts them.
+    require_approval = models.CharField(max_length=8, choices=Approval.choices, default="off")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -82,6 +90,12 @@ class PersonalAccessToken(models.Model):
         EXPIRED = "expired", "Expired"
         REVOKED = "revoked", "Revoked"
 
+    class ApprovalState(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        LAPSED = "lapsed", "Request expired"
+
     class TerminalAccess(models.TextChoices):
         ALL = "all", "All terminals of the organisation"
         SELECTED = "selected", "Selected terminals only"
@@ -95,6 +109,7 @@ class PersonalAccessToken(models.Model):
         ROTATION = "rotation", "rotation"
         UNUSED = "unused", "the unused-token policy"
         SYSTEM = "system", "the system"
+        DENIED = "denied", "an admin's denial of the request"
 
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tokens")
@@ -136,6 +151,14 @@ class PersonalAccessToken(models.Model):
     )
     revoked_by_kind = models.CharField(max_length=12, choices=RevokedBy.choices, blank=True)
     revocation_reason = models.CharField(max_length=500, blank=True)
+    # Issue 17: approval by an organisation admin ("" = none was needed).
+    approval = models.CharField(max_length=10, choices=ApprovalState.choices, blank=True)
+    justification = models.TextField(blank=True, max_length=2000)
+    approval_decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approval_decided_at = models.DateTimeField(null=True, blank=True)
+    approval_note = models.CharField(max_length=500, blank=True)
 
     objects = TokenQuerySet.as_manager()
 
@@ -176,6 +199,10 @@ class PersonalAccessToken(models.Model):
         if self.is_expired:
             return self.State.EXPIRED
         return self.State.ACTIVE
+
+    @property
+    def is_pending(self) -> bool:
+        return self.approval == self.ApprovalState.PENDING and self.revoked_at is None
 
     @property
     def is_expired(self) -> bool:
@@ -295,6 +322,9 @@ class AuditEvent(models.Model):
         MEMBER_REMOVED = "member.removed", "Member removed"
         MEMBER_LEFT = "member.left", "Member left"
         INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+        TOKEN_APPROVED = "token.approved", "Token request approved"
+        TOKEN_DENIED = "token.denied", "Token request denied"
+        TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -10,6 +10,14 @@ def expire_due_tokens_task() -> int:
     return services.expire_due_tokens()
 
 
+@shared_task(name="tokens.expire_pending_requests", ignore_result=True)
+def expire_pending_requests_task() -> int:
+    """Issue 17: token requests nobody decided on within 7 days are revoked."""
+    from tokens.actors import Actor
+
+    return services.expire_pending_requests(actor=Actor.system())
+
+
 @shared_task(name="tokens.revoke_unused_tokens", ignore_result=True)
 def revoke_unused_tokens_task() -> int:
     return services.revoke_unused_tokens()

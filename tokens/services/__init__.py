@@ -16,11 +16,14 @@ concern and may move, this surface stays.
     regenerate   regenerate_token (and rotation, when the token asks itself)
     update       update_token: the settings that carry no power
     revoke       revoke_token, revoke_member_tokens, expire_due_tokens, revoke_unused_tokens
+    approval     approval_for (used by issue), approve_token, deny_token,
+                 expire_pending_requests (issue 17)
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
+from tokens.services.approval import approve_token, deny_token, expire_pending_requests
 from tokens.services.audit import record_audit_event
 from tokens.services.exposure import (
     LeakedCredential,
@@ -48,7 +51,10 @@ __all__ = [
     "MAX_RATE_LIMIT",
     "IssuedToken",
     "LeakedCredential",
+    "approve_token",
+    "deny_token",
     "expire_due_tokens",
+    "expire_pending_requests",
     "hash_secret",
     "issue_token",
     "policy_for",

@@ -18,6 +18,7 @@ from tokens.actors import TOKEN, USER, Actor
 from tokens.exceptions import InvalidInput, PermissionDenied
 from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret, token_context
+from tokens.services.approval import approval_for
 from tokens.services.audit import record_audit_event
 from tokens.services.policy import policy_for
 from tokens.services.validation import (
@@ -45,6 +46,7 @@ def issue_token(
     allowed_ips: Iterable[str] = (),
     rate_limit_per_hour: int | None = None,
     notify_on_new_ip: bool = False,
+    justification: str = "",
 ) -> IssuedToken:
     """A new token for `owner` in `organization`. The secret exists only in the return value."""
     role = _issuer_role(owner=owner, organization=organization, actor=actor)
@@ -64,6 +66,9 @@ def issue_token(
         "terminal_access": terminal_access,
         "notify_on_new_ip": bool(notify_on_new_ip),
     }
+    fields["approval"], fields["justification"] = approval_for(
+        policy=policy, role=role, scopes=fields["scopes"], justification=justification
+    )
     selected = clean_terminals(terminal_access, terminals, organization=organization)
     secret = token_format.generate()
     try:
