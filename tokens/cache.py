@@ -67,6 +67,10 @@ class TokenState:
     created_at: float | None = None
     regenerated_at: float | None = None
     last_used_at: float | None = None
+    # Issue 15: the token's kind and its organisation's API access level, so the entitlement
+    # check costs no query and no round trip. set_api_access forgets the org's states.
+    kind: str = "production"
+    org_access: str = "production"
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -110,6 +114,8 @@ class TokenState:
             "c": self.created_at,
             "rg": self.regenerated_at,
             "lu": self.last_used_at,
+            "k": self.kind,
+            "ga": self.org_access,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -133,6 +139,8 @@ class TokenState:
             created_at=data.get("c"),
             regenerated_at=data.get("rg"),
             last_used_at=data.get("lu"),
+            kind=data.get("k", "production"),
+            org_access=data.get("ga", "production"),
         )
 
 

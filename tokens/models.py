@@ -96,8 +96,13 @@ class PersonalAccessToken(models.Model):
         UNUSED = "unused", "the unused-token policy"
         SYSTEM = "system", "the system"
 
+    class Kind(models.TextChoices):
+        PRODUCTION = "production", "Production (qgp_)"
+        SANDBOX = "sandbox", "Sandbox (qgs_)"
+
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tokens")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRODUCTION)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=1000)
     display_prefix = models.CharField(
@@ -295,6 +300,7 @@ class AuditEvent(models.Model):
         MEMBER_REMOVED = "member.removed", "Member removed"
         MEMBER_LEFT = "member.left", "Member left"
         INVITATION_REVOKED = "invitation.revoked", "Invitation revoked"
+        API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
