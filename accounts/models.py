@@ -65,15 +65,37 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Organization(models.Model):
     """A port owner: the tenant. Its members' tokens see only its fleet."""
 
+    class ApiAccess(models.TextChoices):
+        """The partner-API entitlement (issue 15): a paid add-on, sandbox first."""
+
+        NONE = "none", "No API access"
+        SANDBOX = "sandbox", "Sandbox only"
+        PRODUCTION = "production", "Production"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Changed only through tokens.services.set_api_access (audit event, cache forgets tokens).
+    api_access = models.CharField(
+        max_length=10, choices=ApiAccess.choices, default=ApiAccess.NONE, editable=False
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def api_allows(self, kind: str) -> bool:
+        """May a token of `kind` ("production" / "sandbox") reach the API now?"""
+        return api_access_allows(self.api_access, kind)
+
+
+def api_access_allows(level: str, kind: str) -> bool:
+    """A sandbox token needs sandbox or production; a production token needs production."""
+    if level == Organization.ApiAccess.PRODUCTION:
+        return True
+    return level == Organization.ApiAccess.SANDBOX and kind == "sandbox"
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):

@@ -92,7 +92,7 @@ def bench_org() -> BenchOrg:
     """The organisation the HTTP benchmark's tokens belong to: one admin, terminal, spreader."""
     with transaction.atomic():
         org, _ = Organization.objects.get_or_create(
-            slug="bench-port", defaults={"name": "Bench Port"}
+            slug="bench-port", defaults={"name": "Bench Port", "api_access": "production"}
         )
         admin, created = User.objects.get_or_create(
             email="bench-admin@bench.example", defaults={"full_name": "Bench Admin"}
@@ -150,7 +150,7 @@ def _expiry_owners(*, owners: int, now: datetime) -> Organization:
     """The expiry bench's organisation and its `owners` members, made in SQL."""
     with transaction.atomic(), connection.cursor() as cursor:
         org, _ = Organization.objects.get_or_create(
-            slug="bench-expiry", defaults={"name": "Bench Expiry Port"}
+            slug="bench-expiry", defaults={"name": "Bench Expiry Port", "api_access": "production"}
         )
         cursor.execute(
             """

@@ -37,6 +37,7 @@ ORGANISATIONS = [
     {
         "name": "Port of Singapore Demo",
         "slug": "singapore-demo",
+        "api_access": "sandbox",
         "people": [
             ("sam@singapore.example", "Sam Admin", "admin"),
             ("lee@singapore.example", "Lee Member", "member"),
@@ -97,7 +98,9 @@ def seed_demo(*, seed: int = 2026) -> DemoSummary:
         logins.append((ops.email, DEMO_PASSWORD, "Quaygate ops (admin site, staff)"))
         for spec in ORGANISATIONS:
             org, _ = Organization.objects.get_or_create(
-                slug=spec["slug"], defaults={"name": spec["name"]}
+                slug=spec["slug"],
+                # Issue 15: one demo org reaches production, the other only the sandbox.
+                defaults={"name": spec["name"], "api_access": spec.get("api_access", "production")},
             )
             for email, full_name, role in spec["people"]:
                 user, _ = User.objects.get_or_create(email=email, defaults={"full_name": full_name})

@@ -46,7 +46,7 @@ _redis_down_until = 0.0
 
 def _scrub(text: str) -> str:
     """A whole token anywhere in a path or user agent is cut to its display prefix."""
-    return token_format.TOKEN_PATTERN.sub(
+    return token_format.FAMILY_PATTERN.sub(
         lambda match: token_format.display_prefix(match.group(0)) + "…", text
     )
 

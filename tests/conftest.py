@@ -88,8 +88,11 @@ def no_redis(settings) -> None:
     settings.REDIS_URL = ""
 
 
-def make_org(name: str) -> Organization:
-    return Organization.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+def make_org(name: str, api_access: str = Organization.ApiAccess.PRODUCTION) -> Organization:
+    """Test organisations reach production by default; pass api_access for sandbox / none."""
+    return Organization.objects.create(
+        name=name, slug=name.lower().replace(" ", "-"), api_access=api_access
+    )
 
 
 def make_user(

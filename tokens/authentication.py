@@ -26,6 +26,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from accounts.models import api_access_allows
 from core.net import client_ip
 from tokens import cache as token_cache
 from tokens import format as token_format
@@ -64,6 +65,15 @@ class TokenPendingApproval(exceptions.PermissionDenied):
         "This token is waiting for an organisation admin's approval. It works once approved."
     )
     default_code = "token_pending_approval"
+
+
+class ApiAccessNotEnabled(exceptions.PermissionDenied):
+    default_detail = (
+        "Your organisation's API access does not cover this token. Sandbox tokens (qgs_) need "
+        "sandbox access; production tokens (qgp_) need production access. An organisation "
+        "admin can request production access in the portal; until then use a sandbox token."
+    )
+    default_code = "api_access_not_enabled"
 
 
 class RateLimited(exceptions.Throttled):
@@ -140,6 +150,8 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             self._fail(django_request, reason, state=state, prefix=parsed.display_prefix)
         if state.pending:
             raise TokenPendingApproval()
+        if not api_access_allows(state.org_access, state.kind):
+            raise ApiAccessNotEnabled()
         django_request.qg_token = state
         limit = state.rate_limit_per_hour
         django_request.qg_rate = (limit, max(0, limit - found.count), found.reset)
@@ -221,7 +233,7 @@ _FREE_REASONS = frozenset({"malformed", "bad_checksum"})
 def _unparsed_reason(candidate: str | None) -> str:
     """Why the parser refused it: a token's shape with a wrong checksum (mistyped or made
     up), or not a token at all. Only on the refusal path."""
-    shaped = candidate is not None and token_format.TOKEN_PATTERN.fullmatch(candidate) is not None
+    shaped = candidate is not None and token_format.FAMILY_PATTERN.fullmatch(candidate) is not None
     return "bad_checksum" if shaped else "malformed"
 
 
@@ -308,6 +320,8 @@ def _state_of(row: TokenSecret) -> TokenState:
         regenerated_at=_epoch(token.regenerated_at),
         last_used_at=_epoch(token.last_used_at),
         pending=token.is_pending,
+        kind=token.kind,
+        org_access=token.organization.api_access,
     )
 
 

@@ -69,6 +69,10 @@ class TokenState:
     last_used_at: float | None = None
     # Issue 17: waiting for an admin's approval; the API refuses it with 403 until then.
     pending: bool = False
+    # Issue 15: the token's kind and its organisation's API access level, so the entitlement
+    # check costs no query and no round trip. set_api_access forgets the org's states.
+    kind: str = "production"
+    org_access: str = "production"
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -113,6 +117,8 @@ class TokenState:
             "rg": self.regenerated_at,
             "lu": self.last_used_at,
             "pa": self.pending,
+            "k": self.kind,
+            "ga": self.org_access,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -137,6 +143,8 @@ class TokenState:
             regenerated_at=data.get("rg"),
             last_used_at=data.get("lu"),
             pending=bool(data.get("pa", False)),
+            kind=data.get("k", "production"),
+            org_access=data.get("ga", "production"),
         )
 
 

@@ -14,6 +14,10 @@ import zlib
 from dataclasses import dataclass
 
 PREFIX = "qgp_"
+# Sandbox tokens (issue 15): the same layout, another prefix. The prefix is the token's kind.
+SANDBOX_PREFIX = "qgs_"
+PREFIXES = {PREFIX: "production", SANDBOX_PREFIX: "sandbox"}
+KIND_PREFIX = {kind: prefix for prefix, kind in PREFIXES.items()}
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 BODY_LENGTH = 30
 CHECKSUM_LENGTH = 6
@@ -24,6 +28,10 @@ _ALPHABET_SET = frozenset(ALPHABET)
 # check: a mistyped token in a log line is still cut.
 TOKEN_PATTERN = re.compile(
     re.escape(PREFIX) + "[" + re.escape(ALPHABET) + "]{" + str(BODY_LENGTH + CHECKSUM_LENGTH) + "}"
+)
+# Either kind (qgp_ or qgs_): for scrubbing and for telling a bad checksum from garbage.
+FAMILY_PATTERN = re.compile(
+    "qg[ps]_[" + re.escape(ALPHABET) + "]{" + str(BODY_LENGTH + CHECKSUM_LENGTH) + "}"
 )
 
 
@@ -42,9 +50,9 @@ def checksum(body: str) -> str:
     return base62(zlib.crc32(body.encode("ascii")) & 0xFFFFFFFF, CHECKSUM_LENGTH)
 
 
-def generate() -> str:
+def generate(kind: str = "production") -> str:
     body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
-    return PREFIX + body + checksum(body)
+    return KIND_PREFIX[kind] + body + checksum(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,10 @@ class ParsedToken:
     def display_prefix(self) -> str:
         return display_prefix(self.token)
 
+    @property
+    def kind(self) -> str:
+        return PREFIXES[self.token[: len(PREFIX)]]
+
 
 def display_prefix(token: str) -> str:
     """What people see: "qgp_" and the first four body characters. Never more."""
@@ -69,7 +81,7 @@ def parse(candidate: object) -> ParsedToken | None:
     """The token if `candidate` is well-formed (prefix, length, alphabet, checksum), else None."""
     if not isinstance(candidate, str) or len(candidate) != TOKEN_LENGTH:
         return None
-    if not candidate.startswith(PREFIX):
+    if candidate[: len(PREFIX)] not in PREFIXES:
         return None
     rest = candidate[len(PREFIX) :]
     if not _ALPHABET_SET.issuperset(rest):

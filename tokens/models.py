@@ -111,8 +111,13 @@ class PersonalAccessToken(models.Model):
         SYSTEM = "system", "the system"
         DENIED = "denied", "an admin's denial of the request"
 
+    class Kind(models.TextChoices):
+        PRODUCTION = "production", "Production (qgp_)"
+        SANDBOX = "sandbox", "Sandbox (qgs_)"
+
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tokens")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRODUCTION)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=1000)
     display_prefix = models.CharField(
@@ -325,6 +330,7 @@ class AuditEvent(models.Model):
         TOKEN_APPROVED = "token.approved", "Token request approved"
         TOKEN_DENIED = "token.denied", "Token request denied"
         TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
+        API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

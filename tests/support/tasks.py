@@ -7,4 +7,6 @@ from accounts.models import Organization
 
 @shared_task(name="tests.support.tasks.create_organization")
 def create_organization(slug: str) -> int:
-    return Organization.objects.create(name=f"Made by the worker {slug}", slug=slug).id
+    return Organization.objects.create(
+        name=f"Made by the worker {slug}", slug=slug, api_access="production"
+    ).id

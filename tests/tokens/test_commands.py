@@ -81,3 +81,13 @@ def test_revoke_token_refuses_a_whole_secret_and_unknown_keys(issued):
     with pytest.raises(CommandError):
         run("revoke_token", "drop table", "--reason", "x")
     assert PersonalAccessToken.objects.get(pk=issued.token.pk).revoked_at is None
+
+
+def test_issue_token_sandbox_mints_a_qgs_token(owner):
+    out, _ = run(
+        "issue_token", "--user", owner.email, "--name", "try it", "--scope", "fleet:read",
+        "--sandbox",
+    )  # fmt: skip
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("qgs_") and token_format.parse(secret).kind == "sandbox"
+    assert PersonalAccessToken.objects.get(name="try it").kind == "sandbox"

@@ -75,8 +75,8 @@ def test_the_sandbox_prefix_has_the_same_shape_and_checksum():
 
     assert checker.is_quaygate_token(sandbox)
     assert not checker.is_quaygate_token("qgs_" + body + "000000")
-    # Reserved, not issued yet: the API does not take it for a personal token.
-    assert not token_format.is_well_formed(sandbox)
+    # Issued since issue 15: the API takes it, as a sandbox token.
+    assert token_format.parse(sandbox).kind == "sandbox"
 
 
 def test_the_checker_finds_tokens_in_text_and_nothing_longer():

@@ -126,3 +126,34 @@ def test_a_usage_record_redis_refused_is_stored_by_the_next_request(
         assert (row.token_id, row.path, row.status) == (issued.token.id, PROBE, 200)
     finally:
         redis_cache.delete(key)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_an_api_access_change_by_another_process_is_seen_by_the_next_request(
+    client, issue, owner, org, redis_cache, settings
+):
+    """Issue 15: set_api_access forgets the organisation's cached states, as a revocation does."""
+    require(connection.vendor == "postgresql", "another process needs a shared database")
+    issued = issue(owner, name="cross-process access")
+    assert get(client, issued.secret).status_code == 200
+    assert redis_cache.exists(token_cache.STATE_PREFIX + services.hash_secret(issued.secret))
+
+    env = os.environ | {"DATABASE_URL": database_url_for_test_db(), "REDIS_URL": settings.REDIS_URL}
+    code = (
+        "from accounts.models import Organization; from tokens import services; "
+        "from tokens.actors import Actor; "
+        f"services.set_api_access(Organization.objects.get(pk={org.pk}), level='sandbox', "
+        "actor=Actor.cli('test'), reason='trial only')"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+    assert get(client, issued.secret).status_code == 403

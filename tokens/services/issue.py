@@ -47,6 +47,7 @@ def issue_token(
     rate_limit_per_hour: int | None = None,
     notify_on_new_ip: bool = False,
     justification: str = "",
+    kind: str = PersonalAccessToken.Kind.PRODUCTION,
 ) -> IssuedToken:
     """A new token for `owner` in `organization`. The secret exists only in the return value."""
     role = _issuer_role(owner=owner, organization=organization, actor=actor)
@@ -65,12 +66,13 @@ def issue_token(
         "rate_limit_per_hour": clean_rate_limit(rate_limit_per_hour, policy=policy, role=role),
         "terminal_access": terminal_access,
         "notify_on_new_ip": bool(notify_on_new_ip),
+        "kind": PersonalAccessToken.Kind(kind),
     }
     fields["approval"], fields["justification"] = approval_for(
         policy=policy, role=role, scopes=fields["scopes"], justification=justification
     )
     selected = clean_terminals(terminal_access, terminals, organization=organization)
-    secret = token_format.generate()
+    secret = token_format.generate(fields.get("kind", "production"))
     try:
         with transaction.atomic():
             token = _create_token(fields, secret=secret, actor=actor, now=now, terminals=selected)

@@ -48,7 +48,7 @@ def regenerate_token(
     be regenerated (as on GitHub); a revoked one cannot.
     """
     _check_overlap(overlap_hours)
-    secret = token_format.generate()
+    secret = token_format.generate(token.kind)
     with transaction.atomic():
         token = locked(token)
         require_manage(actor, token)

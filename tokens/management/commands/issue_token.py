@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--allow-ip", action="append", default=[], dest="allowed_ips")
         parser.add_argument("--rate-limit", type=int, dest="rate_limit")
         parser.add_argument("--description", default="")
+        parser.add_argument(
+            "--sandbox", action="store_true", help="A sandbox token (qgs_) instead of production"
+        )
 
     def handle(self, *args, **options) -> None:
         user = User.objects.filter(email__iexact=options["user"]).first()
@@ -59,6 +62,7 @@ class Command(BaseCommand):
                 allowed_ips=options["allowed_ips"],
                 rate_limit_per_hour=options["rate_limit"],
                 actor=Actor.cli("manage.py issue_token"),
+                kind="sandbox" if options["sandbox"] else "production",
             )
         except TokenError as error:
             raise CommandError(error.message) from None
