@@ -368,6 +368,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # x-codeSamples (curl, Python, JavaScript) for every operation, made from the schema itself.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.samples.add_code_samples",
+    ],
 }
 
 # --- Logging --------------------------------------------------------------------------------
