@@ -16,12 +16,14 @@ help:
 	@echo "make bench  - benchmarks on PostgreSQL + Redis + gunicorn (see README)"
 	@echo "make lock   - re-resolve requirements/*.in into the pinned requirements/*.txt"
 
+# Quiet: pip's errors still show (and fail the build), its progress and notices don't.
+PIP_QUIET := --quiet --disable-pip-version-check --no-input --progress-bar off
 $(BIN)/.installed: requirements/dev.txt requirements/base.txt
 	@test -n "$(PYTHON)" || exit 1
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
-	touch $@
+	@test -x $(BIN)/python || { echo "Installing Quaygate into $(VENV)/ (a minute or two, once)…"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+	@$(BIN)/python -m pip install $(PIP_QUIET) -r requirements/dev.txt
+	@touch $@
 
 install: $(BIN)/.installed
 
@@ -31,9 +33,10 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
-run: seed
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	HOST=$(HOST) PORT=$(PORT) scripts/run-embedded
+# scripts/run-embedded migrates and seeds quietly itself, and prints the URL and logins last.
+# It is told make's pid: make does not pass a SIGTERM on, so the script watches for make's end.
+run: install
+	@HOST=$(HOST) PORT=$(PORT) QUAYGATE_PARENT_PID=$$PPID scripts/run-embedded
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

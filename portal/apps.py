@@ -24,6 +24,11 @@ def announce_embedded_default() -> None:
     if settings.PRODUCTION or not starting or os.environ.get("QUAYGATE_ANNOUNCED"):
         return
     os.environ["QUAYGATE_ANNOUNCED"] = "1"  # once per process tree (autoreloader, pool children)
+    sys.stderr.write(embedded_summary() + "\n")
+
+
+def embedded_summary() -> str:
+    """What the embedded default runs on, in one sentence (scripts/run-embedded prints it too)."""
     parts = [
         "PostgreSQL" if settings.DATABASE_URL else "SQLite (var/quaygate.sqlite3)",
         "Redis" if settings.REDIS_URL else "no Redis (local-memory cache, filesystem broker)",
@@ -31,8 +36,8 @@ def announce_embedded_default() -> None:
         if settings.MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend")
         else "emails written to var/mail",
     ]
-    sys.stderr.write(
+    return (
         "Quaygate: embedded default (QUAYGATE_ENV=embedded) on "
         + ", ".join(parts)
-        + ". For one laptop only; set QUAYGATE_ENV=production to deploy.\n"
+        + ". For one laptop only; set QUAYGATE_ENV=production to deploy."
     )

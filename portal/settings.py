@@ -78,8 +78,12 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when QUAYGATE_ENV=production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# The public address of the portal, for links in emails.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The public address of the portal, for links in emails. Unset, it follows HOST and PORT (what
+# `make run` serves on), so the links in a laptop's emails point at the running server.
+_site_host = env_str("HOST", "127.0.0.1")
+_site_host = "127.0.0.1" if _site_host in {"", "0.0.0.0", "::"} else _site_host  # noqa: S104
+_site_host = f"[{_site_host}]" if ":" in _site_host else _site_host
+SITE_URL = env_str("SITE_URL", f"http://{_site_host}:{env_int('PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "accounts",
@@ -287,7 +291,8 @@ else:
     # A broker that needs no server: messages are files in var/celery.
     _broker_dir = VAR_DIR / "celery"
     _broker_dir.mkdir(exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # A hostname, though the transport ignores it: without one kombu warns on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
@@ -372,6 +377,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # x-codeSamples (curl, Python, JavaScript) for every operation, made from the schema itself.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.samples.add_code_samples",
+    ],
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -400,11 +410,21 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["request_context"],
+            # `make run`: WARNING here, everything in LOG_FILE.
+            "level": env_str("LOG_CONSOLE_LEVEL", "NOTSET"),
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+if env_str("LOG_FILE"):
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.FileHandler",
+        "filename": env_str("LOG_FILE"),
+        "formatter": LOG_FORMAT,
+        "filters": ["request_context"],
+    }
+    LOGGING["root"]["handlers"].append("file")
 
 # --- Metrics (/metrics, observability) ------------------------------------------------------
 if PRODUCTION and 0 < len(env_secret("METRICS_BEARER_TOKEN")) < 32:

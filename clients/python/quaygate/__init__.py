@@ -1,0 +1,58 @@
+"""Python client for the Quaygate partner API. Depends on httpx only."""
+
+from quaygate.client import Client, Page, Pager, __version__
+from quaygate.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    Conflict,
+    ConnectionFailed,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    QuaygateError,
+    RateLimited,
+    ServerError,
+    Unprocessable,
+)
+from quaygate.models import (
+    Actor,
+    Alarm,
+    ChangelogEntry,
+    LeakReportReceipt,
+    MaintenanceRecord,
+    RateLimit,
+    RotatedToken,
+    Spreader,
+    TelemetrySeries,
+    Terminal,
+    Token,
+)
+
+__all__ = [
+    "Actor",
+    "Alarm",
+    "AuthenticationFailed",
+    "BadRequest",
+    "ChangelogEntry",
+    "Client",
+    "Conflict",
+    "ConnectionFailed",
+    "FieldError",
+    "LeakReportReceipt",
+    "MaintenanceRecord",
+    "NotFound",
+    "Page",
+    "Pager",
+    "PermissionDenied",
+    "QuaygateError",
+    "RateLimit",
+    "RateLimited",
+    "RotatedToken",
+    "ServerError",
+    "Spreader",
+    "TelemetrySeries",
+    "Terminal",
+    "Token",
+    "Unprocessable",
+    "__version__",
+]
