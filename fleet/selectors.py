@@ -21,9 +21,15 @@ class TokenScope(Protocol):
 
     organization_id: int
     terminal_ids: frozenset[int] | None  # None: every terminal of the organisation
+    kind: str  # "production" (qgp_) or "sandbox" (qgs_)
 
 
 def _terminal_filter(scope: TokenScope, prefix: str = "") -> Q:
+    if scope.kind != "production":
+        # A sandbox token never reads production rows. Its own synthetic fleet is not built
+        # yet, so until it is, a sandbox token sees an empty fleet: lists are empty and every
+        # object is "not found", exactly as a foreign one.
+        return Q(pk__in=[])
     condition = Q(**{f"{prefix}organization_id": scope.organization_id})
     if scope.terminal_ids is not None:
         condition &= Q(**{f"{prefix}id__in": sorted(scope.terminal_ids)})

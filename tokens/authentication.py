@@ -70,8 +70,8 @@ class TokenPendingApproval(exceptions.PermissionDenied):
 class ApiAccessNotEnabled(exceptions.PermissionDenied):
     default_detail = (
         "Your organisation's API access does not cover this token. Sandbox tokens (qgs_) need "
-        "sandbox access; production tokens (qgp_) need production access. An organisation "
-        "admin can request production access in the portal; until then use a sandbox token."
+        "sandbox access; production tokens (qgp_) need production access. Ask your "
+        "organisation's admin to have production access enabled; until then use a sandbox token."
     )
     default_code = "api_access_not_enabled"
 

@@ -23,8 +23,8 @@ concern and may move, this surface stays.
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
-from tokens.services.approval import approve_token, deny_token, expire_pending_requests
 from tokens.services.access import set_api_access
+from tokens.services.approval import approve_token, deny_token, expire_pending_requests
 from tokens.services.audit import record_audit_event
 from tokens.services.exposure import (
     LeakedCredential,
