@@ -29,6 +29,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase
 from prometheus_client import Counter, Histogram
 
+from tokens import scopes as scope_rules
+
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
@@ -110,7 +112,7 @@ def token_kind(request: HttpRequest) -> str:
 
 
 def kind_of_scopes(scopes) -> str:
-    return "write" if any(scope.endswith(":write") for scope in scopes) else "read"
+    return "write" if scope_rules.has_write_scope(scopes) else "read"
 
 
 def route_of(request: HttpRequest) -> str:

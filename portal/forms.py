@@ -19,6 +19,7 @@ from core.errors import ServiceError
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
+from tokens.services.approval import MAX_JUSTIFICATION
 
 EXPIRY_PRESETS = (7, 30, 60, 90)
 DEFAULT_PRESET = 30
@@ -107,7 +108,9 @@ class ScopeCheckboxes(forms.CheckboxSelectMultiple):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        option["attrs"]["data-access"] = "write" if str(value).endswith(":write") else "read"
+        option["attrs"]["data-access"] = (
+            "write" if scope_rules.is_write_scope(str(value)) else "read"
+        )
         if value in self.admin_only:
             option["attrs"]["disabled"] = True
         return option
@@ -171,6 +174,13 @@ class NewTokenForm(forms.Form):
         label="Email me when this token is used from a new IP address or user agent",
         required=False,
     )
+    # Issue 17: shown (and, by the service, required) when the token waits for an admin.
+    justification = forms.CharField(
+        label="Justification",
+        required=False,  # the service decides whether this token needs one
+        max_length=MAX_JUSTIFICATION,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     # Where a service's `field` shows up on this form.
     SERVICE_FIELDS = {"expires_at": "expiry"}
@@ -211,6 +221,8 @@ class NewTokenForm(forms.Form):
         ].help_text = (
             f"Optional. Empty: the organisation's {policy.default_rate_limit_per_hour:,} per hour."
         )
+        self.approval = "" if is_admin else policy.require_approval
+        self.fields["justification"].help_text = _justification_help(self.approval)
         if policy.require_ip_allowlist:
             self.fields["allowed_ips"].help_text = (
                 "Required by your organisation. One address or CIDR range per line "
@@ -278,7 +290,25 @@ class NewTokenForm(forms.Form):
             "allowed_ips": _split_ips(data["allowed_ips"]),
             "rate_limit_per_hour": data["rate_limit_per_hour"],
             "notify_on_new_ip": data["notify_on_new_ip"],
+            "justification": data["justification"],
         }
+
+    @property
+    def needs_approval(self) -> bool:
+        """Whether an admin may have to approve this token (the page says so up front)."""
+        return self.approval in (TokenPolicy.Approval.WRITE, TokenPolicy.Approval.ALL)
+
+
+def _justification_help(approval: str) -> str:
+    limit = f"At most {MAX_JUSTIFICATION:,} characters; your organisation's admins read it."
+    if approval == TokenPolicy.Approval.ALL:
+        return f"Required: an admin approves every member's token before it works. {limit}"
+    if approval == TokenPolicy.Approval.WRITE:
+        return (
+            "Required when you choose a write scope: an admin approves such a token before it "
+            f"works. {limit}"
+        )
+    return ""
 
 
 class TokenSettingsForm(forms.Form):
@@ -349,10 +379,25 @@ class PolicyForm(forms.Form):
     auto_revoke_on_high_severity = forms.BooleanField(
         label="Revoke a token at once when a high-severity anomaly is found", required=False
     )
+    require_approval = forms.ChoiceField(
+        label="Admin approval of members' tokens",
+        choices=TokenPolicy.Approval.choices,
+        required=False,  # not sent: the current setting stays (clean_require_approval)
+        widget=forms.RadioSelect,
+        help_text="A token that needs approval is created pending, with the member's "
+        "justification; the API refuses it (403 token_pending_approval) until an admin approves "
+        "it under Requests. Undecided requests lapse after 7 days. Admins' own tokens never wait. "
+        "Tokens already issued are not affected.",
+    )
 
     @classmethod
     def initial_from(cls, policy: TokenPolicy) -> dict[str, Any]:
         return {name: getattr(policy, name) for name in cls.base_fields}
+
+    def clean_require_approval(self) -> str:
+        return self.cleaned_data["require_approval"] or self.initial.get(
+            "require_approval", TokenPolicy.Approval.OFF
+        )
 
 
 class AuditFilterForm(forms.Form):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
@@ -31,10 +31,36 @@ def memberships_of(user: User) -> QuerySet[Membership]:
 
 
 def membership_in(user: User, slug: str) -> Membership | None:
+    """The user's membership of the organisation, with `pending_requests`: how many tokens wait
+    for an admin's approval there (the Requests tab's badge), counted in the same query."""
     return (
         Membership.objects.filter(user=user, organization__slug=slug)
         .select_related("organization")
+        .annotate(pending_requests=Coalesce(Subquery(_pending_count()), 0))
         .first()
+    )
+
+
+def _pending_count() -> QuerySet:
+    return (
+        PersonalAccessToken.objects.filter(organization=OuterRef("organization_id"))
+        .pending()
+        .order_by()
+        .values("organization_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
+def pending_requests(organization: Organization) -> QuerySet[PersonalAccessToken]:
+    """The Requests tab: the organisation's tokens waiting for approval, oldest first (the one
+    closest to lapsing on top), with their owners and terminals."""
+    return (
+        PersonalAccessToken.objects.for_org(organization)
+        .pending()
+        .select_related("owner")
+        .prefetch_related("terminals")
+        .order_by("created_at", "id")
     )
 
 
@@ -53,8 +79,15 @@ def organization_tokens(organization: Organization) -> QuerySet[PersonalAccessTo
     return (
         PersonalAccessToken.objects.for_org(organization)
         .select_related("owner")
-        # Live ones first on every database (PostgreSQL sorts NULLs last by default).
-        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
+        # Pending requests first (they wait for this admin), then live ones on every database
+        # (PostgreSQL sorts NULLs last by default).
+        .annotate(
+            waiting=Case(
+                When(approval=PersonalAccessToken.ApprovalState.PENDING, revoked_at=None, then=0),
+                default=1,
+            )
+        )
+        .order_by("waiting", F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
     )
 
 

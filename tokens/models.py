@@ -64,6 +64,10 @@ class TokenQuerySet(models.QuerySet["PersonalAccessToken"]):
     def expired(self) -> "TokenQuerySet":
         return self.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
 
+    def pending(self) -> "TokenQuerySet":
+        """Waiting for an organisation admin's approval (issue 17)."""
+        return self.filter(approval="pending", revoked_at__isnull=True)
+
     def for_org(self, organization: Organization) -> "TokenQuerySet":
         return self.filter(organization=organization)
 

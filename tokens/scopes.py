@@ -13,6 +13,19 @@ class Scope(StrEnum):
 
 
 ALL_SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+# The scopes that change data. One place says which they are (approval policy, metrics, forms).
+WRITE_SCOPES: frozenset[str] = frozenset(
+    scope.value for scope in Scope if scope.value.endswith(":write")
+)
+
+
+def is_write_scope(scope: str) -> bool:
+    return scope in WRITE_SCOPES
+
+
+def has_write_scope(scopes) -> bool:
+    """Whether any of `scopes` changes data (a write scope), as the approval policy asks."""
+    return any(scope in WRITE_SCOPES for scope in scopes)
 
 
 def all_scopes() -> list[str]:

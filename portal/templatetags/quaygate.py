@@ -32,11 +32,14 @@ _BADGES = {
     "expiring": ("Expires soon", "badge-warn", "▲"),
     "expired": ("Expired", "badge-muted", "■"),
     "revoked": ("Revoked", "badge-bad", "✕"),
+    "pending": ("Pending approval", "badge-warn", "◌"),
 }
 
 
 def token_status(token: PersonalAccessToken) -> str:
     state = token.state
+    if state == PersonalAccessToken.State.ACTIVE and token.is_pending:
+        return "pending"
     if state == PersonalAccessToken.State.ACTIVE and token.expires_soon(EXPIRES_SOON_DAYS):
         return "expiring"
     return str(state)

@@ -131,6 +131,9 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
             }
         ),
         "policy": services.policy_for(token.organization),
+        "can_decide": token.is_pending
+        and Membership.objects.role_of(user=request.user, organization=token.organization)
+        == Membership.Role.ADMIN,
     }
     return render(request, "portal/token_detail.html", context)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from notifications.models import Notification
 from notifications.services import queue_notification
+from tokens import scopes as scope_rules
 from tokens.actors import SYSTEM, USER, Actor
 from tokens.exceptions import InvalidInput, PermissionDenied, TokenNotActive
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
@@ -32,7 +33,7 @@ def approval_for(*, policy: TokenPolicy, role: str, scopes, justification: str) 
     mode = policy.require_approval
     if role == Membership.Role.ADMIN or mode == TokenPolicy.Approval.OFF:
         return "", ""
-    if mode == TokenPolicy.Approval.WRITE and not any(s.endswith(":write") for s in scopes):
+    if mode == TokenPolicy.Approval.WRITE and not scope_rules.has_write_scope(scopes):
         return "", ""
     text = (justification or "").strip()
     if not text:

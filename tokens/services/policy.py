@@ -23,6 +23,7 @@ _POLICY_FIELDS = (
     "default_rate_limit_per_hour",
     "revoke_unused_after_days",
     "auto_revoke_on_high_severity",
+    "require_approval",
 )
 
 
@@ -60,6 +61,14 @@ def _clean_policy_value(field: str, value: Any) -> Any:
             return scope_rules.normalize(list(value or ()))
         except ValueError as error:
             raise InvalidInput(str(error), code="invalid_scope", field=field) from None
+    if field == "require_approval":
+        if value not in TokenPolicy.Approval.values:
+            raise InvalidInput(
+                "Approval is off, for tokens with a write scope, or for every member's token.",
+                code="invalid_require_approval",
+                field=field,
+            )
+        return str(value)
     return bool(value)
 
 
