@@ -88,3 +88,43 @@ def test_undecided_requests_lapse_after_seven_days(org, member):
     assert services.expire_pending_requests(actor=Actor.system(), now=later) == 1
     token = PersonalAccessToken.objects.get(pk=issued.token.pk)
     assert token.approval == "lapsed" and token.revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_regenerating_an_approved_token_needs_no_new_approval(org, member, org_admin):
+    _require(org, "write")
+    issued = _request(member, org)
+    services.approve_token(issued.token, actor=Actor.for_user(org_admin))
+    _require(org, "all")  # tighter since: unchanged settings still need nothing new
+    again = services.regenerate_token(issued.token, actor=Actor.for_user(member))
+    assert PersonalAccessToken.objects.get(pk=issued.token.pk).approval == "approved"
+    assert _get(again.secret).status_code == 200
+    assert _get(issued.secret).status_code == 401  # the old secret stopped at once
+
+
+@pytest.mark.django_db
+def test_a_token_made_before_the_policy_needs_no_approval_when_regenerated(org, member):
+    issued = _request(member, org, justification="")
+    _require(org, "all")
+    again = services.regenerate_token(issued.token, actor=Actor.for_user(member))
+    assert PersonalAccessToken.objects.get(pk=issued.token.pk).approval == ""
+    assert _get(again.secret).status_code == 200
+
+
+@pytest.mark.django_db
+def test_regenerating_a_pending_token_does_not_get_round_the_approval(org, member):
+    _require(org, "write")
+    issued = _request(member, org)
+    again = services.regenerate_token(issued.token, actor=Actor.for_user(member))
+    assert PersonalAccessToken.objects.get(pk=issued.token.pk).is_pending
+    response = _get(again.secret)
+    assert response.status_code == 403 and response.json()["code"] == "token_pending_approval"
+
+
+def test_write_scopes_are_named_in_one_place():
+    from tokens import scopes
+
+    assert {"alarms:write", "maintenance:write"} == scopes.WRITE_SCOPES
+    assert scopes.is_write_scope("alarms:write") and not scopes.is_write_scope("alarms:read")
+    assert scopes.has_write_scope(["fleet:read", "maintenance:write"])
+    assert not scopes.has_write_scope(["fleet:read", "telemetry:read"])

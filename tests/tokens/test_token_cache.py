@@ -157,3 +157,37 @@ def test_an_api_access_change_by_another_process_is_seen_by_the_next_request(
     assert result.returncode == 0, result.stderr
 
     assert get(client, issued.secret).status_code == 403
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_by_another_process_is_seen_by_the_next_request(
+    client, issue, owner, org, org_admin, redis_cache, settings
+):
+    """Issue 17: a pending token's cached state says pending; approve_token in another process
+    drops it, so the next request here gets 200 instead of 403 token_pending_approval."""
+    require(connection.vendor == "postgresql", "another process needs a shared database")
+    services.update_token_policy(org, actor=Actor.system(), require_approval="all")
+    issued = issue(owner, name="cross-process approval", justification="SAP connector")
+    response = get(client, issued.secret)
+    assert response.status_code == 403 and response.json()["code"] == "token_pending_approval"
+    assert redis_cache.exists(token_cache.STATE_PREFIX + services.hash_secret(issued.secret))
+
+    env = os.environ | {"DATABASE_URL": database_url_for_test_db(), "REDIS_URL": settings.REDIS_URL}
+    code = (
+        "from accounts.models import User; from tokens import services; "
+        "from tokens.actors import Actor; from tokens.models import PersonalAccessToken; "
+        f"services.approve_token(PersonalAccessToken.objects.get(pk={issued.token.pk}), "
+        f"actor=Actor.for_user(User.objects.get(pk={org_admin.pk})), note='ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+    assert get(client, issued.secret).status_code == 200
