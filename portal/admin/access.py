@@ -1,5 +1,6 @@
-"""Ops console, issue 15: an organisation's API access level and plan, and the production-access
-requests organisation admins send from the portal.
+"""Ops console, issue 15: an organisation's API access level and plan, inviting a new
+customer's first organisation admin, and the production-access requests organisation admins
+send from the portal.
 
 Nothing here writes a row itself. The level and the plan change through
 tokens.services.set_api_access / set_plan (audit event, admins' email, cached token states
@@ -19,8 +20,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.models import Organization
+from accounts.models import Membership, Organization
 from core.errors import ServiceError
+from members import invitations as invitation_services
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.models import ProductionAccessRequest
@@ -154,20 +156,81 @@ def api_access_summary(organization: Organization) -> str:
     url = reverse("admin:portal_organization_api_access", args=[organization.pk])
     return format_html(
         "<strong>{}</strong> · {} / {} requests per hour (production / sandbox tokens) · "
-        'up to {} live tokens<br><a class="button" href="{}">Change API access and plan…</a>',
+        'up to {} live tokens<br><a class="button" href="{}">Change API access and plan…</a> '
+        '<a class="button" href="{}">Invite an organisation admin…</a>',
         organization.get_api_access_display(),
         f"{organization.rate_ceiling('production'):,}",
         f"{organization.rate_ceiling('sandbox'):,}",
         f"{organization.max_active_tokens:,}",
         url,
+        reverse("admin:portal_organization_invite_admin", args=[organization.pk]),
     )
 
 
 def api_access_urls(model_admin: admin.ModelAdmin) -> list:
-    view = model_admin.admin_site.admin_view(
+    site = model_admin.admin_site
+    access = site.admin_view(
         lambda request, object_id: api_access_view(model_admin, request, object_id)
     )
-    return [path("<path:object_id>/api-access/", view, name="portal_organization_api_access")]
+    invite = site.admin_view(
+        lambda request, object_id: invite_admin_view(model_admin, request, object_id)
+    )
+    return [
+        path("<path:object_id>/api-access/", access, name="portal_organization_api_access"),
+        path("<path:object_id>/invite-admin/", invite, name="portal_organization_invite_admin"),
+    ]
+
+
+# --- onboarding: the first organisation admin -------------------------------------------------
+
+
+class InviteAdminForm(forms.Form):
+    email = forms.EmailField(
+        label="Email",
+        help_text="They get an email with a link that works once, for 7 days, and join as an "
+        "organisation admin; from then on the organisation runs itself in the portal.",
+    )
+
+
+def invite_admin_view(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str
+) -> HttpResponse:
+    """Invite an organisation admin (a new customer's first) through members.invitations, as
+    ops: the same invitation, audit event and email as an admin's invitation in the portal."""
+    if not request.user.has_perm("portal.change_organization"):
+        raise PermissionDenied
+    organization = get_object_or_404(Organization, pk=object_id)
+    form = InviteAdminForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = invitation_services.invite_member(
+                organization,
+                email=form.cleaned_data["email"],
+                role=Membership.Role.ADMIN,
+                actor=Actor.from_request(request, ops=True),
+            )
+        except ServiceError as error:
+            form.add_error("email", error.message)
+        else:
+            model_admin.message_user(
+                request,
+                f"Invitation sent to {issued.invitation.email}: they join {organization.name} "
+                "as an organisation admin from the emailed link.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:portal_organization_change", args=[organization.pk])
+            )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "original": organization,
+        "title": f"Invite an organisation admin to {organization.name}",
+        "form": form,
+        "page": "invite",
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/organization_invite_admin.html", context)
 
 
 # --- production-access requests ---------------------------------------------------------------

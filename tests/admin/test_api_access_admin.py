@@ -257,3 +257,46 @@ def test_nobody_adds_or_deletes_requests_in_admin(super_client, open_request):
         ).status_code
         == 403
     )
+
+
+# --- onboarding: the first organisation admin -------------------------------------------------
+
+
+def invite_url(org) -> str:
+    return reverse("admin:portal_organization_invite_admin", args=[org.pk])
+
+
+def test_a_superuser_invites_a_new_customers_first_admin(
+    super_client, superuser, sandbox_org, django_capture_on_commit_callbacks
+):
+    from members.models import Invitation
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = super_client.post(
+            invite_url(sandbox_org), {"email": "First.Admin@Gdansk.example"}, follow=True
+        )
+    assert b"Invitation sent to first.admin@gdansk.example" in response.content
+    invitation = Invitation.objects.get()
+    assert (invitation.organization, invitation.role) == (sandbox_org, "admin")
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MEMBER_INVITED)
+    assert event.actor_kind == "ops" and event.actor_user == superuser
+    [message] = mail.outbox
+    assert message.to == ["first.admin@gdansk.example"]
+    assert "/invitations/" in message.body
+    # The link's secret is never on an admin page.
+    secret_path = next(w for w in message.body.split() if "/invitations/" in w)
+    assert secret_path.encode() not in response.content
+
+
+def test_inviting_someone_already_in_the_org_is_an_error_on_the_field(
+    super_client, sandbox_org, gdansk_admin
+):
+    response = super_client.post(invite_url(sandbox_org), {"email": gdansk_admin.email})
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+
+
+def test_ops_who_only_view_organisations_may_not_invite(ops_client, sandbox_org):
+    assert ops_client.get(invite_url(sandbox_org)).status_code == 403
+    response = ops_client.post(invite_url(sandbox_org), {"email": "x@gdansk.example"})
+    assert response.status_code == 403
