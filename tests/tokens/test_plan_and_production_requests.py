@@ -220,6 +220,23 @@ def test_a_sandbox_org_can_issue_only_sandbox_tokens(sandbox_org, gdansk_admin):
     assert refused.value.field == "kind"
 
 
+def test_ops_may_prepare_a_token_the_level_does_not_cover_yet_and_it_gets_403(
+    sandbox_org, gdansk_admin, client, capsys
+):
+    call_command(
+        "issue_token", "--user", gdansk_admin.email, "--name", "ready", "--scope", "fleet:read"
+    )
+    out, err = capsys.readouterr()
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("qgp_")
+    assert "gets 403 api_access_not_enabled until it is covered" in err
+    response = me(client, secret)
+    assert response.status_code == 403
+    assert response.json()["code"] == "api_access_not_enabled"
+    services.set_api_access(sandbox_org, level="production", actor=ops_actor(), reason="paid")
+    assert me(client, secret).status_code == 200
+
+
 def test_an_org_without_api_access_can_issue_no_token(gdansk_admin, sandbox_org):
     services.set_api_access(sandbox_org, level="none", actor=ops_actor(), reason="lapsed")
     for kind in ("sandbox", "production"):
