@@ -61,7 +61,7 @@ def kind_badge(token: PersonalAccessToken) -> str:
     """Production or sandbox (issue 15), in words: the prefix alone is easy to miss."""
     kind = token.kind if token.kind in _KIND_BADGES else "production"
     return format_html(
-        '<span class="badge badge-kind-{}" data-kind="{}">{}</span>', kind, kind, _KIND_BADGES[kind]
+        '<span class="kind-badge kind-{}" data-kind="{}">{}</span>', kind, kind, _KIND_BADGES[kind]
     )
 
 
