@@ -1,5 +1,6 @@
 """Accounts: people (email is the login), port-owner organisations and their memberships."""
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -79,12 +80,47 @@ class Organization(models.Model):
     api_access = models.CharField(
         max_length=10, choices=ApiAccess.choices, default=ApiAccess.NONE, editable=False
     )
+    # The plan (issue 15): ceilings ops set per organisation. Empty: the site's default
+    # (settings.QUAYGATE["PLAN_*"]). Changed through tokens.services.set_plan, which audits it
+    # and drops the cached token states, since the ceiling is carried in them.
+    plan_rate_limit_per_hour = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Most requests per hour any production token may make. Empty: site default.",
+    )
+    plan_sandbox_rate_limit_per_hour = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Most requests per hour any sandbox token may make. Empty: site default.",
+    )
+    plan_max_active_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Most tokens the organisation may have alive at once. Empty: site default.",
+    )
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("change_api_access", "Can change the API access level and plan"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def rate_ceiling(self, kind: str) -> int:
+        """The plan's hourly ceiling for a token of `kind`: caps every token's own limit."""
+        if kind == "sandbox":
+            own = self.plan_sandbox_rate_limit_per_hour
+            return own or settings.QUAYGATE["PLAN_SANDBOX_RATE_LIMIT_PER_HOUR"]
+        return self.plan_rate_limit_per_hour or settings.QUAYGATE["PLAN_RATE_LIMIT_PER_HOUR"]
+
+    @property
+    def max_active_tokens(self) -> int:
+        return self.plan_max_active_tokens or settings.QUAYGATE["PLAN_MAX_ACTIVE_TOKENS"]
 
     def api_allows(self, kind: str) -> bool:
         """May a token of `kind` ("production" / "sandbox") reach the API now?"""

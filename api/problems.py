@@ -79,6 +79,14 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         403, "Insufficient scope", "The token lacks the scope the operation needs."
     ),
     "permission_denied": ProblemType(403, "Permission denied", "The operation is not allowed."),
+    "api_access_not_enabled": ProblemType(
+        403,
+        "API access not enabled",
+        "The organisation's API access does not cover this token: a production token (qgp_) "
+        "before production access is granted, or any token while the API is off. An "
+        "organisation admin requests production access in the portal (Organisation → API "
+        "access); until then use a sandbox token (qgs_).",
+    ),
     "not_found": ProblemType(
         404,
         "Not found",

@@ -17,6 +17,8 @@ from accounts.models import Membership, Organization, User
 from fleet.models import Spreader, Terminal
 
 READINGS_DAYS = 30
+BENCH_PLAN_RATE = 1_000_000  # tokens.services.MAX_RATE_LIMIT
+BENCH_PLAN_TOKENS = 10_000  # tokens.services.access.MAX_PLAN_TOKENS
 READINGS_PER_DAY = 24 * 60  # one a minute: 43,200 rows in 30 days
 
 
@@ -93,6 +95,11 @@ def bench_org() -> BenchOrg:
     with transaction.atomic():
         org, _ = Organization.objects.get_or_create(
             slug="bench-port", defaults={"name": "Bench Port", "api_access": "production"}
+        )
+        # The bench measures the API, not the plan (issue 15): no ceiling below the bench
+        # token's limit, and room for the tokens every run issues.
+        Organization.objects.filter(pk=org.pk).update(
+            plan_rate_limit_per_hour=BENCH_PLAN_RATE, plan_max_active_tokens=BENCH_PLAN_TOKENS
         )
         admin, created = User.objects.get_or_create(
             email="bench-admin@bench.example", defaults={"full_name": "Bench Admin"}

@@ -22,6 +22,9 @@ class Notification(models.Model):
         MEMBER_JOINED = "member_joined", "Member joined an organisation"
         MEMBER_REMOVED = "member_removed", "Member removed or left"
         TOKEN_DECISION = "token_decision", "Token request approved or denied"
+        API_ACCESS_CHANGED = "api_access_changed", "Organisation's API access changed"
+        PRODUCTION_REQUESTED = "production_requested", "Production access requested (to ops)"
+        PRODUCTION_DECIDED = "production_decided", "Production access approved or declined"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

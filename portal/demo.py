@@ -167,6 +167,8 @@ def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: dateti
             scopes=scopes,
             actor=actor,
             expires_at=timezone.now() + timedelta(days=days),
+            # A sandbox-only organisation can have sandbox tokens only (issue 15).
+            kind="production" if organization.api_access == "production" else "sandbox",
         )
         # The token has been in use for the past month (the demo's history starts before it).
         PersonalAccessToken.objects.filter(pk=issued.token.pk).update(

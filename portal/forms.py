@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.errors import ServiceError
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
-from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy
+from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest, TokenPolicy
 from tokens.services.approval import MAX_JUSTIFICATION
 
 EXPIRY_PRESETS = (7, 30, 60, 90)
@@ -121,6 +121,15 @@ def _split_ips(text: str) -> list[str]:
 
 
 class NewTokenForm(forms.Form):
+    # Issue 15: which data the token reaches. Limited in __init__ to what the organisation's API
+    # access covers; the service refuses the rest in its own words.
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=PersonalAccessToken.Kind.choices,
+        # Not sent (a script, an older form): the widest kind the organisation has.
+        required=False,
+        widget=forms.RadioSelect,
+    )
     name = forms.CharField(
         label="Name",
         max_length=100,
@@ -192,9 +201,11 @@ class NewTokenForm(forms.Form):
         terminals: list[Terminal],
         is_admin: bool,
         now: datetime | None = None,
+        api_access: str = "production",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._limit_kinds(api_access)
         self.policy = policy
         self.now = now or timezone.now()
         self.is_admin = is_admin
@@ -229,6 +240,28 @@ class NewTokenForm(forms.Form):
                 "(203.0.113.7, 198.51.100.0/24)."
             )
 
+    def _limit_kinds(self, api_access: str) -> None:
+        kind = self.fields["kind"]
+        kind.initial = (
+            PersonalAccessToken.Kind.PRODUCTION
+            if api_access == "production"
+            else PersonalAccessToken.Kind.SANDBOX
+        )
+        if api_access == "production":
+            kind.help_text = (
+                "Sandbox tokens (qgs_) read your sandbox fleet; production tokens (qgp_) read "
+                "your real data."
+            )
+            return
+        kind.choices = [c for c in kind.choices if c[0] == PersonalAccessToken.Kind.SANDBOX]
+        kind.error_messages["invalid_choice"] = (
+            "Your organisation has sandbox access only: choose a sandbox token (qgs_)."
+        )
+        kind.help_text = (
+            "Your organisation has sandbox access: sandbox tokens (qgs_) only, on the sandbox "
+            "fleet. An organisation admin can request production access."
+        )
+
     def _expiry_choices(self) -> list[tuple[str, str]]:
         longest = self.policy.max_lifetime_days
 
@@ -259,6 +292,9 @@ class NewTokenForm(forms.Form):
                 }
             )
         return rows
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or self.fields["kind"].initial
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -291,6 +327,7 @@ class NewTokenForm(forms.Form):
             "rate_limit_per_hour": data["rate_limit_per_hour"],
             "notify_on_new_ip": data["notify_on_new_ip"],
             "justification": data["justification"],
+            "kind": data["kind"],
         }
 
     @property
@@ -468,4 +505,24 @@ class AccountForm(forms.Form):
         label="Email me 30 days, 7 days and 1 day before one of my tokens expires",
         required=False,
         help_text="Security notices (a token revoked, leaked or used oddly) are always sent.",
+    )
+
+
+class ProductionRequestForm(forms.Form):
+    """Issue 15: what an organisation admin tells ops when asking for production access."""
+
+    description = forms.CharField(
+        label="Describe the integration",
+        max_length=ProductionAccessRequest.DESCRIPTION_MAX,
+        min_length=20,
+        widget=forms.Textarea(
+            attrs={"rows": 5, "maxlength": ProductionAccessRequest.DESCRIPTION_MAX}
+        ),
+        help_text="What your software does with the data, who runs it, and roughly how many "
+        "requests an hour it makes. 20 to 2,000 characters. Never paste a token here.",
+        error_messages={
+            "required": "Describe the integration: ops read it to decide.",
+            "min_length": "Say a little more (at least 20 characters): what it does and who runs "
+            "it.",
+        },
     )

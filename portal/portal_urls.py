@@ -1,7 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, findings, members, organization, requests, tokens
+from portal.views import (
+    account,
+    api_access,
+    auth,
+    findings,
+    members,
+    organization,
+    requests,
+    tokens,
+)
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -47,6 +56,12 @@ urlpatterns = [
         name="org_request",
     ),
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
+    path("orgs/<slug:slug>/api-access/", api_access.api_access, name="org_api_access"),
+    path(
+        "orgs/<slug:slug>/api-access/request/",
+        api_access.request_production,
+        name="org_api_request",
+    ),
     # People: the members page, invitations, roles, removing and leaving
     path("orgs/<slug:slug>/members/", members.members, name="org_members"),
     path("orgs/<slug:slug>/members/invite/", members.invite, name="org_invite"),

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, User
 from members.models import Invitation
 from telemetry.models import Anomaly, TokenSighting, UsageHourly
-from tokens.models import AuditEvent, PersonalAccessToken
+from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest
 
 CHART_DAYS = 30
 
@@ -281,4 +281,21 @@ def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
         .pending()
         .select_related("invited_by")
         .order_by("-created_at", "-id")
+    )
+
+
+def plan_of(organization: Organization) -> dict[str, int]:
+    """What the organisation's plan allows, and how many live tokens it has (one query)."""
+    return {
+        "production": organization.rate_ceiling("production"),
+        "sandbox": organization.rate_ceiling("sandbox"),
+        "max_tokens": organization.max_active_tokens,
+        "live": PersonalAccessToken.objects.active().filter(organization=organization).count(),
+    }
+
+
+def production_requests(organization: Organization) -> QuerySet[ProductionAccessRequest]:
+    """The organisation's production-access requests, newest first, with who asked/decided."""
+    return ProductionAccessRequest.objects.filter(organization=organization).select_related(
+        "requested_by", "decided_by"
     )

@@ -439,6 +439,14 @@ if _multiproc_dir and not Path(_multiproc_dir).is_dir():
 QUAYGATE = {
     "TOKEN_CACHE_TTL": env_int("TOKEN_CACHE_TTL", 60),
     "DEFAULT_RATE_LIMIT_PER_HOUR": env_int("DEFAULT_RATE_LIMIT_PER_HOUR", 5000),
+    # The plan's defaults (issue 15), for organisations whose plan leaves them empty: the
+    # hourly ceiling on every production token, a lower one on sandbox tokens (low enough that
+    # a partner meets 429 and Retry-After while testing), and how many tokens may be alive.
+    "PLAN_RATE_LIMIT_PER_HOUR": env_int("PLAN_RATE_LIMIT_PER_HOUR", 10_000),
+    "PLAN_SANDBOX_RATE_LIMIT_PER_HOUR": env_int("PLAN_SANDBOX_RATE_LIMIT_PER_HOUR", 500),
+    "PLAN_MAX_ACTIVE_TOKENS": env_int("PLAN_MAX_ACTIVE_TOKENS", 50),
+    # Who hears of a new production-access request. Empty: every active staff user.
+    "OPS_NOTIFY_EMAILS": env_list("OPS_NOTIFY_EMAILS", []),
     "USAGE_RETENTION_DAYS": env_int("USAGE_RETENTION_DAYS", 90),
     "GEOIP_MMDB_PATH": env_str("GEOIP_MMDB_PATH"),
     # Per-address limits (django-ratelimit, shared cache; they fail open if the cache is down).

@@ -186,6 +186,7 @@ def notification_context(
         "token_id": token.id if token else None,
         "token_name": token.name if token else "",
         "display_prefix": token.display_prefix if token else "",
+        "token_kind": token.get_kind_display() if token else "",
         "organization": token.organization.name if token else "",
         "revoked": revoked,
         "site_url": settings.SITE_URL,

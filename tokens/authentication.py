@@ -17,6 +17,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import CharField, OuterRef, StringAgg, Subquery, Value
 from django.db.models.functions import Cast
@@ -70,10 +71,17 @@ class TokenPendingApproval(exceptions.PermissionDenied):
 class ApiAccessNotEnabled(exceptions.PermissionDenied):
     default_detail = (
         "Your organisation's API access does not cover this token. Sandbox tokens (qgs_) need "
-        "sandbox access; production tokens (qgp_) need production access. Ask your "
-        "organisation's admin to have production access enabled; until then use a sandbox token."
+        "sandbox access; production tokens (qgp_) need production access. An organisation "
+        "admin can ask for production access in the portal: Organisation → API access → "
+        "Request production access ({url}). Until it is granted, use a sandbox token (qgs_)."
     )
     default_code = "api_access_not_enabled"
+
+    def __init__(self, state: TokenState | None = None) -> None:
+        url = f"{settings.SITE_URL}/orgs/"
+        if state is not None and state.org_slug:
+            url = f"{settings.SITE_URL}/orgs/{state.org_slug}/api-access/"
+        super().__init__(detail=self.default_detail.format(url=url))
 
 
 class RateLimited(exceptions.Throttled):
@@ -151,7 +159,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         if state.pending:
             raise TokenPendingApproval()
         if not api_access_allows(state.org_access, state.kind):
-            raise ApiAccessNotEnabled()
+            raise ApiAccessNotEnabled(state)
         django_request.qg_token = state
         limit = state.rate_limit_per_hour
         django_request.qg_rate = (limit, max(0, limit - found.count), found.reset)
@@ -301,7 +309,11 @@ def _state_of(row: TokenSecret) -> TokenState:
     if row.retired_at is not None:
         # Rotated out: accepted until the end of its overlap, or never (ended when retired).
         valid_until = _epoch(row.valid_until or row.retired_at)
-    rate = token.effective_rate_limit(row.policy_rate)
+    # The plan's ceiling caps whatever the token or its policy says; the organisation row is
+    # already joined, so the cap costs no query, and it travels in the cached state.
+    rate = min(
+        token.effective_rate_limit(row.policy_rate), token.organization.rate_ceiling(token.kind)
+    )
     return TokenState(
         id=token.id,
         owner_id=token.owner_id,
@@ -322,6 +334,7 @@ def _state_of(row: TokenSecret) -> TokenState:
         pending=token.is_pending,
         kind=token.kind,
         org_access=token.organization.api_access,
+        org_slug=token.organization.slug,
     )
 
 

@@ -73,6 +73,8 @@ class TokenState:
     # check costs no query and no round trip. set_api_access forgets the org's states.
     kind: str = "production"
     org_access: str = "production"
+    # Where the 403 for a level that does not cover the token points (the org's portal page).
+    org_slug: str = ""
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -119,6 +121,7 @@ class TokenState:
             "pa": self.pending,
             "k": self.kind,
             "ga": self.org_access,
+            "gs": self.org_slug,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -145,6 +148,7 @@ class TokenState:
             pending=bool(data.get("pa", False)),
             kind=data.get("k", "production"),
             org_access=data.get("ga", "production"),
+            org_slug=data.get("gs", ""),
         )
 
 

@@ -86,6 +86,7 @@ def _tokens_in(window: Window):
         "id",
         "name",
         "display_prefix",
+        "kind",
         "expires_at",
         "created_at",
         "owner__id",
@@ -121,6 +122,7 @@ def _request(token: PersonalAccessToken, window: Window, now: datetime) -> Notif
     context = {
         "token_name": token.name,
         "display_prefix": token.display_prefix,
+        "token_kind": token.get_kind_display(),
         "organization": token.organization.name,
         "expires_at": token.expires_at,
         "token_url": f"/tokens/{token.id}/",

@@ -335,6 +335,10 @@ class AuditEvent(models.Model):
         TOKEN_DENIED = "token.denied", "Token request denied"
         TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
         API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
+        PLAN_CHANGED = "org.plan_changed", "Organisation's plan changed"
+        PRODUCTION_REQUESTED = "org.production_requested", "Production access requested"
+        PRODUCTION_APPROVED = "org.production_approved", "Production access request approved"
+        PRODUCTION_DECLINED = "org.production_declined", "Production access request declined"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
@@ -384,3 +388,52 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only")
+
+
+class ProductionAccessRequest(models.Model):
+    """An organisation admin's request to reach production data (issue 15), decided by ops.
+
+    One open request per organisation (a partial unique index). Approving calls
+    tokens.services.set_api_access; the decision is kept with its reason, never deleted.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Waiting for ops"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    DESCRIPTION_MAX = 2000
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="production_requests"
+    )
+    requested_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="production_requests"
+    )
+    description = models.TextField(max_length=DESCRIPTION_MAX)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "production access request"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(state="open"),
+                name="production_request_one_open_per_org",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Production access for {self.organization} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN

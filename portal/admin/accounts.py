@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.models import Membership, Organization, User
 from core.errors import ServiceError
 from members import services as member_services
+from portal.admin import access as access_admin
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor
@@ -167,7 +168,9 @@ class TokenPolicyInline(admin.StackedInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "api_access", "created_at"]
+    # Issue 15: the level only through the "API access and plan" page (portal.admin.access).
+    list_filter = ["api_access"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, TokenPolicyInline]
@@ -178,7 +181,20 @@ class OrganizationAdmin(admin.ModelAdmin):
         return self.prepopulated_fields if obj is None else {}
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug", "created_at"] if obj is not None else ["created_at"]
+        if obj is None:
+            return ["created_at"]
+        return ["slug", "created_at", "api_access_and_plan"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "slug", "created_at"]
+        return [*fields, "api_access_and_plan"] if obj is not None else fields
+
+    @admin.display(description="API access and plan")
+    def api_access_and_plan(self, obj: Organization) -> str:
+        return access_admin.api_access_summary(obj)
+
+    def get_urls(self):
+        return access_admin.api_access_urls(self) + super().get_urls()
 
     def save_formset(self, request, form, formset, change):
         if formset.model is TokenPolicy:

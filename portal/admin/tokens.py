@@ -97,6 +97,7 @@ class PersonalAccessTokenAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, La
     list_display = [
         "name",
         "display_prefix",
+        "kind",
         "owner_email",
         "organization",
         "state_label",
@@ -108,6 +109,7 @@ class PersonalAccessTokenAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, La
     list_select_related = ["owner", "organization"]
     list_filter = [
         StateFilter,
+        "kind",
         "organization",
         ExpiringSoonFilter,
         UnusedFilter,
@@ -122,7 +124,10 @@ class PersonalAccessTokenAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, La
     # the number of tokens, and "select all" can never mean a hundred thousand of them.
     actions = ["revoke_selected"]
     fieldsets = [
-        (None, {"fields": ["name", "display_prefix", "owner", "organization", "state_label"]}),
+        (
+            None,
+            {"fields": ["name", "display_prefix", "kind", "owner", "organization", "state_label"]},
+        ),
         ("Related", {"fields": ["related_links"]}),
         (
             "What it may do",

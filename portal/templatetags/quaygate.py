@@ -56,6 +56,18 @@ def status_badge(token: PersonalAccessToken) -> str:
     )
 
 
+_KIND_BADGES = {"production": "Production", "sandbox": "Sandbox"}
+
+
+@register.simple_tag
+def kind_badge(token: PersonalAccessToken) -> str:
+    """Production or sandbox (issue 15), in words: the prefix alone is easy to miss."""
+    kind = token.kind if token.kind in _KIND_BADGES else "production"
+    return format_html(
+        '<span class="kind-badge kind-{}" data-kind="{}">{}</span>', kind, kind, _KIND_BADGES[kind]
+    )
+
+
 @register.filter
 def scope_label(scope: str) -> str:
     return scope_rules.DESCRIPTIONS.get(scope, scope)

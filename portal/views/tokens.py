@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.models import Membership
+from accounts.models import Membership, Organization
 from fleet.models import Terminal
 from portal import selectors, sudo
 from portal.forms import (
@@ -66,10 +66,17 @@ def new_token(request: HttpRequest) -> HttpResponse:
     if membership is None:
         return render(request, "portal/no_organization.html", status=403)
     organization = membership.organization
+    if organization.api_access == Organization.ApiAccess.NONE:
+        context = {"organization": organization, "memberships": memberships}
+        return render(request, "portal/api_not_enabled.html", context, status=403)
     policy = services.policy_for(organization)
     terminals = list(Terminal.objects.for_org(organization))
     form = NewTokenForm(
-        posted(request), policy=policy, terminals=terminals, is_admin=membership.is_admin
+        posted(request),
+        policy=policy,
+        terminals=terminals,
+        is_admin=membership.is_admin,
+        api_access=organization.api_access,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -93,6 +100,7 @@ def new_token(request: HttpRequest) -> HttpResponse:
         "membership": membership,
         "policy": policy,
         "has_terminals": bool(terminals),
+        "plan": selectors.plan_of(organization),
     }
     return render(request, "portal/token_new.html", context, status=400 if form.errors else 200)
 

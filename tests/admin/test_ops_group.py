@@ -22,6 +22,10 @@ EXPECTED = {
     "portal.view_membership",
     "members.view_invitation",
     "members.change_invitation",  # "may revoke": every invitation field is read-only
+    # Issue 15: decide production-access requests; change a level and plan (with a reason)
+    "tokens.view_productionaccessrequest",
+    "tokens.change_productionaccessrequest",
+    "portal.change_api_access",
 }
 
 

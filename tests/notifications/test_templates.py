@@ -69,13 +69,45 @@ MEMBER_CONTEXT = {
         "left_themselves": False,
     },
 }
+# What tokens.services.access / access_requests pass (issue 15): about an organisation.
+ORG_CONTEXT = {
+    "api_access_changed": {
+        "organization": "Port of Rotterdam",
+        "level_from": "Sandbox only",
+        "level_to": "Production",
+        "level": "production",
+        "reason": "Contract signed",
+        "actor_label": "Quaygate ops",
+        "api_access_url": "/orgs/rotterdam/api-access/",
+    },
+    "production_requested": {
+        "organization": "Port of Rotterdam",
+        "requested_by": "ada@rotterdam.example",
+        "description": "Berth planning sync, run by our IT team, about 200 requests an hour.",
+        "level": "Sandbox only",
+        "review_url": "/admin/tokens/productionaccessrequest/7/change/",
+    },
+    "production_decided": {
+        "organization": "Port of Rotterdam",
+        "approved": True,
+        "reason": "Integration reviewed",
+        "actor_label": "Quaygate ops",
+        "api_access_url": "/orgs/rotterdam/api-access/",
+    },
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
-TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys()]
+TOKEN_KINDS = [
+    kind
+    for kind in ALL_KINDS
+    if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys() | ORG_CONTEXT.keys()
+]
 
 
 def context_for(kind: str) -> dict:
     if kind in MEMBER_CONTEXT:
         return MEMBER_CONTEXT[kind]
+    if kind in ORG_CONTEXT:
+        return ORG_CONTEXT[kind]
     if kind in ACCOUNT_KINDS:
         return ACCOUNT_CONTEXT
     return TOKEN_CONTEXT | KIND_CONTEXT.get(kind, {})
@@ -128,6 +160,9 @@ def test_only_expiry_emails_say_they_are_reminders_that_can_be_turned_off():
         text = render_notification(kind, context_for(kind)).body_text
         if kind in ("token_expiring", "token_expired"):
             assert "turn expiry reminders off" in text
+        elif kind == "production_requested":  # to ops staff, about someone else's request
+            assert "because you are Quaygate ops staff" in text
+            assert "security notice" not in text
         elif kind == "member_invited":  # to an address that may have no account yet
             assert "invited this address" in text
             assert "security notice" not in text

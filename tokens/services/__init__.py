@@ -18,12 +18,22 @@ concern and may move, this surface stays.
     revoke       revoke_token, revoke_member_tokens, expire_due_tokens, revoke_unused_tokens
     approval     approval_for (used by issue), approve_token, deny_token,
                  expire_pending_requests (issue 17)
+    access       set_api_access, set_plan (issue 15: the entitlement and the plan, by ops)
+    access_requests  request_production_access, approve_ / decline_production_request
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
-from tokens.services.access import set_api_access
+from tokens.services.access import InvalidApiAccess, api_access_page, set_api_access, set_plan
+from tokens.services.access_requests import (
+    AccessRequestError,
+    AccessRequestForbidden,
+    approve_production_request,
+    decline_production_request,
+    open_request_of,
+    request_production_access,
+)
 from tokens.services.approval import approve_token, deny_token, expire_pending_requests
 from tokens.services.audit import record_audit_event
 from tokens.services.exposure import (
@@ -50,24 +60,33 @@ __all__ = [
     "MAX_LIFETIME_DAYS",
     "MAX_OVERLAP_HOURS",
     "MAX_RATE_LIMIT",
+    "AccessRequestError",
+    "AccessRequestForbidden",
+    "InvalidApiAccess",
     "IssuedToken",
     "LeakedCredential",
+    "api_access_page",
+    "approve_production_request",
     "approve_token",
+    "decline_production_request",
     "deny_token",
     "expire_due_tokens",
     "expire_pending_requests",
     "hash_secret",
     "issue_token",
+    "open_request_of",
     "policy_for",
     "record_audit_event",
     "record_auth_failure",
     "record_token_in_url",
     "regenerate_token",
     "report_leaked_credentials",
+    "request_production_access",
     "revoke_member_tokens",
     "revoke_token",
     "revoke_unused_tokens",
     "set_api_access",
+    "set_plan",
     "update_token",
     "update_token_policy",
 ]

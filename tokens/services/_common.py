@@ -45,6 +45,7 @@ def token_context(token: PersonalAccessToken, **extra: Any) -> dict[str, Any]:
     return {
         "token_name": token.name,
         "display_prefix": token.display_prefix,
+        "token_kind": token.get_kind_display(),
         "organization": token.organization.name,
         "token_url": f"/tokens/{token.id}/",
         **extra,

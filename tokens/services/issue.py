@@ -15,7 +15,7 @@ from notifications.models import Notification
 from notifications.services import queue_notification
 from tokens import format as token_format
 from tokens.actors import TOKEN, USER, Actor
-from tokens.exceptions import InvalidInput, PermissionDenied
+from tokens.exceptions import InvalidInput, PermissionDenied, PolicyViolation
 from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret, token_context
 from tokens.services.approval import approval_for
@@ -51,6 +51,7 @@ def issue_token(
 ) -> IssuedToken:
     """A new token for `owner` in `organization`. The secret exists only in the return value."""
     role = _issuer_role(owner=owner, organization=organization, actor=actor)
+    kind = _allowed_kind(organization, kind, actor=actor)
     now = timezone.now()
     policy = policy_for(organization)
     if expires_at is DEFAULT_EXPIRY:
@@ -66,15 +67,24 @@ def issue_token(
         "rate_limit_per_hour": clean_rate_limit(rate_limit_per_hour, policy=policy, role=role),
         "terminal_access": terminal_access,
         "notify_on_new_ip": bool(notify_on_new_ip),
-        "kind": PersonalAccessToken.Kind(kind),
+        "kind": kind,
     }
+    ceiling = organization.rate_ceiling(kind)
+    if fields["rate_limit_per_hour"] is not None and fields["rate_limit_per_hour"] > ceiling:
+        raise PolicyViolation(
+            f"Your organisation's plan allows at most {ceiling:,} requests per hour for a "
+            f"{kind} token.",
+            code="rate_limit_above_plan",
+            field="rate_limit_per_hour",
+        )
     fields["approval"], fields["justification"] = approval_for(
         policy=policy, role=role, scopes=fields["scopes"], justification=justification
     )
     selected = clean_terminals(terminal_access, terminals, organization=organization)
-    secret = token_format.generate(fields.get("kind", "production"))
+    secret = token_format.generate(kind)
     try:
         with transaction.atomic():
+            _check_token_count(organization)
             token = _create_token(fields, secret=secret, actor=actor, now=now, terminals=selected)
             _announce_new_token(token, actor=actor, terminals=selected, now=now)
     except IntegrityError:
@@ -97,6 +107,48 @@ def _issuer_role(*, owner: User, organization: Organization, actor: Actor) -> st
             f"{owner.email} is not a member of {organization.name}.", code="not_a_member"
         )
     return role
+
+
+def _allowed_kind(organization: Organization, kind: str, *, actor: Actor) -> str:
+    """The kind, once the organisation's API access covers it (issue 15). People (the portal,
+    a token) are held to the level; ops and the command line may prepare a token the level
+    does not cover yet: the API refuses it with 403 api_access_not_enabled until it does."""
+    try:
+        kind = PersonalAccessToken.Kind(kind)
+    except ValueError:
+        raise InvalidInput(
+            "A token is a production (qgp_) or a sandbox (qgs_) token.",
+            code="invalid_kind",
+            field="kind",
+        ) from None
+    if organization.api_allows(kind) or actor.kind not in (USER, TOKEN):
+        return kind
+    if organization.api_access == Organization.ApiAccess.NONE:
+        message = (
+            f"The partner API is not enabled for {organization.name}, so it can have no tokens "
+            "yet. Ask Quaygate to enable the sandbox for your organisation."
+        )
+    else:
+        message = (
+            f"{organization.name} has sandbox access only: create a sandbox token (qgs_). An "
+            "organisation admin can request production access on the organisation's API "
+            "access page."
+        )
+    raise PolicyViolation(message, code="api_access_not_enabled", field="kind")
+
+
+def _check_token_count(organization: Organization) -> None:
+    """The plan's most live tokens. The organisation row is locked so two requests at the same
+    moment cannot both take the last place."""
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    most = org.max_active_tokens
+    live = PersonalAccessToken.objects.active().filter(organization=org).count()
+    if live >= most:
+        raise PolicyViolation(
+            f"{org.name} has {live:,} live tokens, the most its plan allows ({most:,}). Revoke "
+            "a token that is no longer needed, or ask Quaygate to raise the limit.",
+            code="token_limit_reached",
+        )
 
 
 def _create_token(

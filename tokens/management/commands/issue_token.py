@@ -76,6 +76,11 @@ class Command(BaseCommand):
             f"Issued token {token.id} “{token.name}” ({token.display_prefix}…) for {user.email} "
             f"in {organization.name}; {expiry}. Store it now: it is not shown again."
         )
+        if not organization.api_allows(token.kind):
+            self.stderr.write(
+                f"Note: {organization.name} has API access “{organization.get_api_access_display()}”"
+                f": this {token.kind} token gets 403 api_access_not_enabled until it is covered."
+            )
         self.stdout.write(issued.secret)
 
     def _organization(self, user: User, slug: str | None) -> Organization:
