@@ -22,6 +22,9 @@ EXPECTED = {
     "portal.view_membership",
     "members.view_invitation",
     "members.change_invitation",  # "may revoke": every invitation field is read-only
+    "changelog.view_announcement",
+    "changelog.add_announcement",  # a draft for a changelog entry
+    "changelog.change_announcement",  # edit a draft, publish it
 }
 
 
