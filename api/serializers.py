@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.pagination import CURSOR_PARAM, LIMIT_PARAM
+from changelog.entries import KINDS as CHANGE_KINDS
 from fleet import readings
 from fleet.models import Alarm, MaintenanceRecord, Spreader, Terminal
 
@@ -498,4 +499,28 @@ class TelemetryBucketSeries(_TelemetrySeries):
     resolution = serializers.ChoiceField(choices=["hour", "day"])
     points = TelemetryBucket(
         many=True, help_text="One per hour or day in `time_zone` that has readings, oldest first."
+    )
+
+
+class ChangelogQuery(QuerySerializer):
+    """No filters: the changelog is short; page through it with the cursor."""
+
+
+class ChangelogEntryOut(serializers.Serializer):
+    """One change of the API (changelog.entries.Entry)."""
+
+    id = serializers.CharField(help_text="Stable; announcements and the page's anchors use it.")
+    version = serializers.CharField(help_text="The API version it shipped in (semantic).")
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=list(CHANGE_KINDS))
+    title = serializers.CharField()
+    description = serializers.CharField(help_text="Plain text; paragraphs split by a blank line.")
+    operations = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The operationIds it affects (empty when `all_operations`).",
+    )
+    all_operations = serializers.BooleanField(help_text="It applies to every operation.")
+    sunset = serializers.DateField(
+        allow_null=True,
+        help_text="A deprecation only: the date its operations stop working (RFC 8594 Sunset).",
     )

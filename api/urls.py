@@ -5,6 +5,7 @@ from api import problems
 from api.converters import IdConverter, SerialConverter
 from api.views import (
     alarms,
+    changelog,
     credentials,
     fleet,
     maintenance,
@@ -48,6 +49,7 @@ v1 = [
         secret_scanning.GitHubSecretScanning.as_view(),
         name="secret-scanning-github",
     ),
+    path("changelog", changelog.Changelog.as_view(), name="changelog-list"),
 ]
 
 urlpatterns = [
@@ -58,4 +60,5 @@ urlpatterns = [
     path("docs/", pages.SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", pages.RedocView.as_view(url_name="api:schema"), name="redoc"),
     path("getting-started/", pages.getting_started, name="getting-started"),
+    path("changelog/", pages.changelog, name="changelog"),
 ]

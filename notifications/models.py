@@ -25,6 +25,8 @@ class Notification(models.Model):
         API_ACCESS_CHANGED = "api_access_changed", "Organisation's API access changed"
         PRODUCTION_REQUESTED = "production_requested", "Production access requested (to ops)"
         PRODUCTION_DECIDED = "production_decided", "Production access approved or declined"
+        API_ANNOUNCEMENT = "api_announcement", "API changelog announcement"
+        API_DEPRECATION = "api_deprecation", "API announcement: your tokens call what retires"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

@@ -85,6 +85,9 @@ _site_host = "127.0.0.1" if _site_host in {"", "0.0.0.0", "::"} else _site_host 
 _site_host = f"[{_site_host}]" if ":" in _site_host else _site_host
 SITE_URL = env_str("SITE_URL", f"http://{_site_host}:{env_int('PORT', 8000)}").rstrip("/")
 
+# The API's changelog: one file in the repository (changelog/entries.py reads and checks it).
+API_CHANGELOG_FILE = BASE_DIR / "changelog" / "changelog.toml"
+
 INSTALLED_APPS = [
     "accounts",
     "notifications",
@@ -93,6 +96,7 @@ INSTALLED_APPS = [
     "telemetry",
     "members",
     "observability",
+    "changelog",
     "api",
     "portal",
     "django.contrib.admin",
@@ -377,6 +381,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two serializers have a `kind` field: maintenance keeps its KindEnum, the changelog's is named.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "fleet.models.MaintenanceRecord.Kind",
+        "ChangeKindEnum": "changelog.entries.KINDS",
+    },
     # x-codeSamples (curl, Python, JavaScript) for every operation, made from the schema itself.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -339,6 +339,7 @@ class AuditEvent(models.Model):
         PRODUCTION_REQUESTED = "org.production_requested", "Production access requested"
         PRODUCTION_APPROVED = "org.production_approved", "Production access request approved"
         PRODUCTION_DECLINED = "org.production_declined", "Production access request declined"
+        ANNOUNCEMENT_PUBLISHED = "announcement.published", "API announcement published"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -1,4 +1,5 @@
-"""Server-rendered documentation: the getting-started guide and the API reference pages.
+"""Server-rendered documentation: the getting-started guide, the changelog and the API reference
+pages.
 
 The reference pages (Swagger UI, ReDoc) use our own templates: drf-spectacular's load Google
 Fonts and run inline scripts, which would break "works with the network cut off" and our
@@ -17,6 +18,8 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitV
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.parsers import MAX_BODY_BYTES
 from api.problems import PROBLEM_TYPES, type_uri
+from changelog import entries as changelog_entries
+from changelog.operations import operations
 from fleet import readings
 from tokens import format as token_format
 from tokens.scopes import DESCRIPTIONS
@@ -80,3 +83,23 @@ class SwaggerView(SpectacularSwaggerSplitView):
 @method_decorator(csp_override(REDOC_CSP), name="dispatch")
 class RedocView(SpectacularRedocView):
     template_name = "api/redoc.html"
+
+
+def changelog(request: HttpRequest) -> HttpResponse:
+    """The changelog page: the versioning policy, then every release, newest first."""
+    known = operations()
+    releases = [
+        {
+            "release": release,
+            "entries": [
+                {"entry": entry, "operations": [known.get(op) for op in entry.operations]}
+                for entry in release.entries
+            ],
+        }
+        for release in changelog_entries.releases()
+    ]
+    return render(
+        request,
+        "api/changelog.html",
+        {"releases": releases, "min_notice_days": changelog_entries.MIN_NOTICE.days},
+    )

@@ -9,6 +9,7 @@ imports this package; importing the modules registers their ModelAdmins.
 from portal.admin import (  # noqa: F401
     access,
     accounts,
+    changelog,
     fleet,
     members,
     notifications,

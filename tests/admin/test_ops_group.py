@@ -26,6 +26,9 @@ EXPECTED = {
     "tokens.view_productionaccessrequest",
     "tokens.change_productionaccessrequest",
     "portal.change_api_access",
+    "changelog.view_announcement",
+    "changelog.add_announcement",  # a draft for a changelog entry
+    "changelog.change_announcement",  # edit a draft, publish it
 }
 
 

@@ -1,10 +1,12 @@
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core import mail
 from django.test import override_settings
 
+from changelog.entries import Entry
+from changelog.operations import Operation
 from notifications.models import Notification
 from notifications.services import queue_notification, render_notification
 
@@ -95,15 +97,52 @@ ORG_CONTEXT = {
         "api_access_url": "/orgs/rotterdam/api-access/",
     },
 }
+# What changelog.services passes: an entry, and for the targeted email the calls per token.
+_RETIRING = Operation("maintenance_list", "GET", "/api/v1/maintenance", "api/v1/maintenance", True)
+_ENTRY = Entry(
+    id="retire-maintenance-list",
+    version="1.7.0",
+    date=date(2026, 12, 3),
+    kind="deprecated",
+    title="GET /maintenance is deprecated",
+    description="Use each spreader's records.",
+    operations=("maintenance_list",),
+    all_operations=False,
+    sunset=date(2027, 6, 30),
+)
+_ANNOUNCEMENT = {
+    "title": "GET /maintenance is deprecated",
+    "paragraphs": ["The organisation-wide list is deprecated.", "Use each spreader's records."],
+    "entry": _ENTRY,
+    "changelog_url": "/api/changelog/#retire-maintenance-list",
+}
+ANNOUNCEMENT_CONTEXT = {
+    "api_announcement": _ANNOUNCEMENT,
+    "api_deprecation": _ANNOUNCEMENT
+    | {
+        "tokens": [
+            {
+                "name": "Crane feed & alarms",
+                "display_prefix": "qgp_AbC1",
+                "organization": "Port of Rotterdam",
+                "url": "/tokens/42/",
+                "calls": [{"operation": _RETIRING, "count": 12, "last_called": WHEN}],
+            }
+        ]
+    },
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [
     kind
     for kind in ALL_KINDS
-    if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys() | ORG_CONTEXT.keys()
+    if kind
+    not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys() | ORG_CONTEXT.keys() | ANNOUNCEMENT_CONTEXT.keys()
 ]
 
 
 def context_for(kind: str) -> dict:
+    if kind in ANNOUNCEMENT_CONTEXT:
+        return ANNOUNCEMENT_CONTEXT[kind]
     if kind in MEMBER_CONTEXT:
         return MEMBER_CONTEXT[kind]
     if kind in ORG_CONTEXT:
@@ -165,6 +204,9 @@ def test_only_expiry_emails_say_they_are_reminders_that_can_be_turned_off():
             assert "security notice" not in text
         elif kind == "member_invited":  # to an address that may have no account yet
             assert "invited this address" in text
+            assert "security notice" not in text
+        elif kind in ANNOUNCEMENT_CONTEXT:  # news of the API, to the people who use it
+            assert "You get this because" in text
             assert "security notice" not in text
         else:
             assert "Security notices are always sent" in text
@@ -247,3 +289,23 @@ def test_the_password_notice_says_how_when_and_from_where_and_how_to_take_it_bac
         assert "https://quaygate.example/password-reset/" in body
         assert "tokens are not affected" in body
     assert "Security notices are always sent" in message.body
+
+
+def test_the_announcement_says_what_changed_and_links_to_the_changelog():
+    rendered = render_notification("api_announcement", context_for("api_announcement"))
+
+    assert rendered.subject == "Quaygate API 1.7.0: GET /maintenance is deprecated"
+    assert "Use each spreader's records." in rendered.body_text
+    assert "Stops working: 2027-06-30" in rendered.body_text
+    assert "/api/changelog/#retire-maintenance-list" in rendered.body_text
+
+
+def test_the_targeted_announcement_lists_each_tokens_calls():
+    rendered = render_notification("api_deprecation", context_for("api_deprecation"))
+
+    text = rendered.body_text
+    assert "Crane feed & alarms (qgp_AbC1…), Port of Rotterdam" in text
+    assert (
+        "maintenance_list (GET /api/v1/maintenance): 12 calls, last 24 Nov 2026, 14:15 UTC" in text
+    )
+    assert "Crane feed &amp; alarms" in rendered.body_html
