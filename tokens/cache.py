@@ -73,6 +73,9 @@ class TokenState:
     # check costs no query and no round trip. set_api_access forgets the org's states.
     kind: str = "production"
     org_access: str = "production"
+    # Issue 16: the organisation requires 2FA and the owner has none; from this epoch second
+    # the token is refused (owner_without_2fa). A clock check: the deadline needs no message.
+    two_factor_deadline: float | None = None
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -96,6 +99,8 @@ class TokenState:
             return "expired"
         if self.secret_valid_until is not None and self.secret_valid_until <= now:
             return "rotated"
+        if self.two_factor_deadline is not None and self.two_factor_deadline <= now:
+            return "owner_without_2fa"
         return None
 
     def to_json(self) -> str:
@@ -119,6 +124,7 @@ class TokenState:
             "pa": self.pending,
             "k": self.kind,
             "ga": self.org_access,
+            "2f": self.two_factor_deadline,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -145,6 +151,7 @@ class TokenState:
             pending=bool(data.get("pa", False)),
             kind=data.get("k", "production"),
             org_access=data.get("ga", "production"),
+            two_factor_deadline=data.get("2f"),
         )
 
 

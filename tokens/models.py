@@ -331,6 +331,11 @@ class AuditEvent(models.Model):
         TOKEN_DENIED = "token.denied", "Token request denied"
         TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
         API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
+        TWO_FACTOR_ENABLED = "user.2fa_enabled", "Two-factor authentication turned on"
+        TWO_FACTOR_DISABLED = "user.2fa_disabled", "Two-factor authentication turned off"
+        RECOVERY_CODE_USED = "user.recovery_code_used", "Recovery code used"
+        PASSKEY_ADDED = "user.passkey_added", "Passkey added"
+        TWO_FACTOR_POLICY_CHANGED = "org.2fa_policy_changed", "Two-factor requirement changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
