@@ -33,6 +33,12 @@ from tokens.services._common import forget_on_commit
 REMINDER_BEFORE = timedelta(days=1)
 
 
+def security_path() -> str:
+    """The portal's Security page, for emails: from the site's own URLs, whatever urlconf the
+    request that led here was served by (tests serve stand-in urlconfs)."""
+    return reverse("security", urlconf="portal.urls")
+
+
 class TwoFactorPolicyError(ServiceError):
     """Turning the requirement on without 2FA yourself, or without being an admin."""
 
@@ -59,7 +65,7 @@ def _notice(membership: Membership, *, reminder: bool) -> NotificationRequest:
             "organization": membership.organization.name,
             "deadline": deadline,
             "reminder": reminder,
-            "security_url": reverse("security"),
+            "security_url": security_path(),
         },
         dedup_key=f"two_factor_required:{membership.pk}:{deadline.isoformat()}:{when}",
     )

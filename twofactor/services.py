@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -27,6 +26,7 @@ from tokens.models import AuditEvent
 from tokens.services import record_audit_event
 from twofactor import policy
 from twofactor.models import PasskeyDevice, RecoveryCode, RecoveryCodeDevice, hash_recovery_code
+from twofactor.policy import security_path
 
 RECOVERY_CODE_COUNT = 10
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
@@ -80,7 +80,7 @@ def _notice(user: User, *, event: str, headline: str, actor: Actor, **context) -
             "headline": headline,
             "ip": actor.ip,
             "when": now,
-            "security_url": reverse("security"),
+            "security_url": security_path(),
             **context,
         },
         dedup_key=f"two_factor:{event}:{user.pk}:{now.isoformat()}:{secrets.token_hex(4)}",
