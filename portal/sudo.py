@@ -38,7 +38,7 @@ def _recent(value: object) -> bool:
 
 
 def is_fresh(request: HttpRequest) -> bool:
-    if getattr(request.user, "two_factor_enabled", False):
+    if getattr(getattr(request, "user", None), "two_factor_enabled", False):
         return _recent(request.session.get(SECOND_FACTOR_KEY))
     return _recent(request.session.get(SESSION_KEY))
 

@@ -18,6 +18,8 @@ from django.db import models
 from django.utils import timezone
 from django_otp.models import Device, TimestampMixin
 
+from accounts.models import User
+
 _RECOVERY_DOMAIN = b"quaygate-recovery-code:"
 
 
@@ -80,3 +82,13 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class TwoFactorAccount(User):
+    """A person as the ops console's two-factor page shows them: email, name, on or off, and
+    the reset action. A proxy, so ops (who may not browse people) get this narrow view only."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "two-factor account"
+        ordering = ["email"]

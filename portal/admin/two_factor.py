@@ -1,8 +1,10 @@
 """Ops console and two-factor authentication (issue 16).
 
-- Ops see whether a person has 2FA (the people list, its filter, the person's page) and can
-  reset it for someone who lost every device, with a reason: twofactor.services.reset_two_factor
-  (audit event, email to the person, a new grace period where an organisation requires 2FA).
+- Ops see whether a person has 2FA and can reset it for someone who lost every device, with a
+  reason: twofactor.services.reset_two_factor (audit event, email to the person, a new grace
+  period where an organisation requires 2FA). Ops may not browse people (the Ops group holds no
+  user permission), so they get "Two-factor accounts": email, name, on/off, last sign-in and the
+  reset action, nothing else. Superusers also have the column, filter and action on People.
   Device rows are never shown: a TOTP key is a secret, and passkeys and hashed codes are of no
   use to ops. django-otp's own admin pages for them are unregistered.
 - /admin/ itself needs a second factor: portal.admin_site.
@@ -20,6 +22,7 @@ from core.admin_utils import ask_reason
 from portal.admin.revoking import BOTH_LOCATIONS
 from tokens.actors import Actor
 from twofactor import services as two_factor
+from twofactor.models import TwoFactorAccount
 
 MAX_RESET_AT_ONCE = 20
 
@@ -74,3 +77,33 @@ reset_two_factor_action = admin.action(
     permissions=["reset_two_factor"],
     location=BOTH_LOCATIONS,
 )(reset_two_factor_action)
+
+
+@admin.register(TwoFactorAccount)
+class TwoFactorAccountAdmin(admin.ModelAdmin):
+    list_display = ["email", "full_name", "two_factor_enabled", "last_login", "is_active"]
+    list_filter = ["two_factor_enabled", "is_active"]
+    search_fields = ["email", "full_name"]
+    fields = ["email", "full_name", "two_factor_enabled", "last_login", "is_active"]
+    readonly_fields = fields
+    actions = [reset_two_factor_action]
+    show_facets = admin.ShowFacets.NEVER
+
+    # Seen and acted on by those who may reset (Ops, superusers); never added, edited, deleted.
+    def has_module_permission(self, request) -> bool:
+        return may_reset(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return may_reset(request)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_reset_two_factor_permission(self, request, obj=None) -> bool:
+        return may_reset(request)

@@ -20,7 +20,6 @@ EXPECTED = {
     "notifications.change_notification",  # retry a failed email
     "portal.view_organization",
     "portal.view_membership",
-    "portal.view_user",  # issue 16: who has two-factor authentication (and the reset action)
     "members.view_invitation",
     "members.change_invitation",  # "may revoke": every invitation field is read-only
 }

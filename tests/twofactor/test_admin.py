@@ -17,6 +17,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def superuser(db):
+    from tests.conftest import make_user
+
+    return make_user("root@quaygate.example", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
 def ops(ops_user):
     ops_user.groups.add(Group.objects.get(name="Ops"))
     return ops_user
@@ -34,19 +41,24 @@ def _client(user, device=None) -> Client:
 
 def test_django_otp_device_pages_are_not_in_the_admin():
     assert not admin.site.is_registered(TOTPDevice)
-    assert not [m for m in admin.site._registry if m._meta.app_label in {"otp_totp", "twofactor"}]
+    registered = {m._meta.label for m in admin.site._registry}
+    assert (
+        not {"otp_totp.TOTPDevice", "twofactor.PasskeyDevice", "twofactor.RecoveryCode"}
+        & registered
+    )
 
 
 def test_ops_see_who_has_2fa_and_never_a_key(ops, owner, enrol):
     enrol(owner)
     client = _client(ops)
-    listing = client.get(
-        reverse("admin:portal_user_changelist"), {"two_factor_enabled__exact": "1"}
-    )
+    assert client.get(reverse("admin:portal_user_changelist")).status_code == 403  # not people
+    url = reverse("admin:twofactor_twofactoraccount_changelist")
+    listing = client.get(url, {"two_factor_enabled__exact": "1"})
     assert listing.status_code == 200
     assert [person.email for person in listing.context["cl"].result_list] == [owner.email]
-    page = client.get(reverse("admin:portal_user_change", args=[owner.pk])).content.decode()
-    assert "Two-factor authentication" in page
+    change = reverse("admin:twofactor_twofactoraccount_change", args=[owner.pk])
+    page = client.get(change).content.decode()
+    assert "Two factor enabled" in page and "argon2" not in page  # no password hash either
     key = TOTPDevice.objects.get(user=owner).key
     assert key not in page and key.upper() not in page
 
@@ -54,7 +66,7 @@ def test_ops_see_who_has_2fa_and_never_a_key(ops, owner, enrol):
 def test_ops_reset_2fa_with_a_reason_audited_and_emailed(ops, owner, enrol):
     enrol(owner)
     client = _client(ops)
-    url = reverse("admin:portal_user_changelist")
+    url = reverse("admin:twofactor_twofactoraccount_changelist")
     data = {"action": "reset_two_factor_action", "_selected_action": [owner.pk], "index": 0}
     asked = client.post(url, data)
     assert asked.status_code == 200 and "Reset two-factor authentication" in asked.content.decode()
@@ -72,14 +84,11 @@ def test_ops_reset_2fa_with_a_reason_audited_and_emailed(ops, owner, enrol):
 
 def test_staff_without_ops_rights_cannot_reset(ops_user, owner, enrol):
     enrol(owner)
-    viewer = Group.objects.create(name="viewers")
-    from django.contrib.auth.models import Permission
-
-    viewer.permissions.add(Permission.objects.get(codename="view_user"))
-    ops_user.groups.add(viewer)
-    client = _client(ops_user)
+    client = _client(ops_user)  # staff, but not in the Ops group
+    url = reverse("admin:twofactor_twofactoraccount_changelist")
+    assert client.get(url).status_code == 403
     client.post(
-        reverse("admin:portal_user_changelist"),
+        url,
         {
             "action": "reset_two_factor_action",
             "_selected_action": [owner.pk],
@@ -134,3 +143,22 @@ def test_staff_signing_in_on_the_portal_with_2fa_reach_the_admin(ops, settings, 
     client.post(reverse("login"), {"username": ops.email, "password": PASSWORD})
     client.post(reverse("login_second_step"), {"code": next_code(app)})
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_superuser_resets_from_the_people_page_too(superuser, owner, enrol):
+    enrol(owner)
+    client = _client(superuser)
+    html = client.get(reverse("admin:portal_user_changelist")).content.decode()
+    assert "Reset two-factor authentication" in html
+    client.post(
+        reverse("admin:portal_user_changelist"),
+        {
+            "action": "reset_two_factor_action",
+            "_selected_action": [owner.pk],
+            "index": 0,
+            "_confirm": "yes",
+            "reason": "Lost phone",
+        },
+    )
+    owner.refresh_from_db()
+    assert not owner.two_factor_enabled
