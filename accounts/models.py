@@ -43,6 +43,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     # Reminder emails (expiry warnings) can be turned off; security notices cannot.
     wants_expiry_reminders = models.BooleanField(default=True)
+    # Issue 16: a confirmed authenticator app or passkey. Kept by twofactor.services (the one
+    # writer) so the members page, the admin list and sign-in read it without a device query.
+    two_factor_enabled = models.BooleanField(default=False, editable=False)
 
     objects = UserManager()
 
@@ -101,6 +104,9 @@ class Organization(models.Model):
         editable=False,
         help_text="Most tokens the organisation may have alive at once. Empty: site default.",
     )
+    # Issue 16: "members must use two-factor authentication", on since then (None: off).
+    # Changed only through twofactor.services.set_two_factor_requirement.
+    two_factor_required_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -159,6 +165,10 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
+    # Issue 16: set while the organisation requires 2FA and this member has none; their tokens
+    # in the organisation stop working at this moment (401, owner_without_2fa) until they
+    # enrol. Written only by twofactor.services; read by token verification with the token.
+    two_factor_deadline = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -171,6 +181,13 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def blocked_by_two_factor(self) -> bool:
+        """The organisation requires 2FA and this member has none: they may only enrol."""
+        return self.organization.two_factor_required_at is not None and not (
+            self.user.two_factor_enabled
+        )
 
     @property
     def is_admin(self) -> bool:

@@ -32,6 +32,7 @@ from notifications.services import NotificationRequest, queue_notification, queu
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.models import AuditEvent
+from twofactor import policy as two_factor_policy
 
 MAX_PENDING_PER_ORGANIZATION = 50
 EMAIL_MAX_LENGTH = 254
@@ -318,6 +319,7 @@ def _join(invitation: Invitation, user: User) -> tuple[Membership, bool]:
             )
     except IntegrityError:
         return Membership.objects.get(user=user, organization=organization), False
+    two_factor_policy.start_grace_for(membership)  # the organisation may require 2FA
     return membership, True
 
 

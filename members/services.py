@@ -24,6 +24,7 @@ from notifications.services import NotificationRequest, queue_notifications
 from tokens import services as token_services
 from tokens.actors import USER, Actor
 from tokens.models import AuditEvent
+from twofactor import policy as two_factor_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,9 @@ def _join(organization: Organization, *, user: User, role: str) -> Membership:
         # A savepoint: the refusal leaves the caller's transaction usable (PostgreSQL aborts a
         # transaction on a failed statement otherwise).
         with transaction.atomic():
-            return Membership.objects.create(user=user, organization=organization, role=role)
+            membership = Membership.objects.create(user=user, organization=organization, role=role)
+            two_factor_policy.start_grace_for(membership)  # the organisation may require 2FA
+            return membership
     except IntegrityError:
         raise MemberError(
             f"{user.email} is already a member of {organization.name}.",

@@ -27,6 +27,8 @@ class Notification(models.Model):
         PRODUCTION_DECIDED = "production_decided", "Production access approved or declined"
         API_ANNOUNCEMENT = "api_announcement", "API changelog announcement"
         API_DEPRECATION = "api_deprecation", "API announcement: your tokens call what retires"
+        TWO_FACTOR_CHANGED = "two_factor_changed", "Two-factor authentication changed"
+        TWO_FACTOR_REQUIRED = "two_factor_required", "Organisation requires two-factor"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

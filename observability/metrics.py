@@ -76,6 +76,7 @@ REASONS = frozenset(
         "ip_not_allowed",
         "address_blocked",
         "token_in_url",
+        "owner_without_2fa",
     }
 )
 _LIMITS = {"rate_limited": "token", "too_many_requests": "address"}

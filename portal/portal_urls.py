@@ -9,6 +9,8 @@ from portal.views import (
     members,
     organization,
     requests,
+    second_factor,
+    security,
     tokens,
 )
 
@@ -32,7 +34,20 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("confirm-password/", auth.confirm_password, name="sudo"),
+    path("login/two-factor/", second_factor.sign_in_second_step, name="login_second_step"),
+    path(
+        "login/two-factor/passkey/options/",
+        second_factor.sign_in_passkey_options,
+        name="login_passkey_options",
+    ),
+    path("login/two-factor/passkey/", second_factor.sign_in_passkey, name="login_passkey"),
+    path("confirm-password/", second_factor.confirm, name="sudo"),
+    path(
+        "confirm-password/passkey/options/",
+        second_factor.sudo_passkey_options,
+        name="sudo_passkey_options",
+    ),
+    path("confirm-password/passkey/", second_factor.sudo_passkey, name="sudo_passkey"),
     # Tokens
     path("", tokens.dashboard, name="dashboard"),
     path("tokens/new/", tokens.new_token, name="token_new"),
@@ -86,6 +101,11 @@ urlpatterns = [
         name="org_invitation_revoke",
     ),
     path("orgs/<slug:slug>/leave/", members.leave, name="org_leave"),
+    path(
+        "orgs/<slug:slug>/two-factor/",
+        security.organization_two_factor,
+        name="org_two_factor",
+    ),
     # Joining by invitation (the only sign-up): the emailed link, then a page without the secret
     path("invitations/accept/", members.accept_invitation, name="invitation_accept"),
     path("invitations/sign-out/", members.invitation_sign_out, name="invitation_sign_out"),
@@ -93,4 +113,19 @@ urlpatterns = [
     # Account
     path("account/", account.account, name="account"),
     path("account/password/", auth.ChangePasswordView.as_view(), name="password_change"),
+    # Account > Security: second factors (issue 16)
+    path("account/security/", security.security, name="security"),
+    path("account/security/app/", security.totp_setup, name="totp_setup"),
+    path(
+        "account/security/passkeys/options/",
+        security.passkey_options,
+        name="passkey_register_options",
+    ),
+    path("account/security/passkeys/", security.passkey_register, name="passkey_register"),
+    path("account/security/recovery-codes/", security.recovery_codes, name="recovery_codes"),
+    path(
+        "account/security/<str:kind>/<int:device_id>/remove/",
+        security.remove_factor,
+        name="factor_remove",
+    ),
 ]

@@ -94,12 +94,19 @@ INSTALLED_APPS = [
     "fleet",
     "tokens",
     "telemetry",
+    # Two-factor devices (issue 16): TOTP from django-otp; passkeys and hashed recovery codes
+    # are twofactor's own django-otp devices. Before portal, whose admin unregisters django-otp's
+    # device pages (they would show TOTP keys).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "twofactor",
     "members",
     "observability",
     "changelog",
     "api",
     "portal",
-    "django.contrib.admin",
+    # Django's admin, on a site that asks staff for their second factor (portal.admin_site).
+    "portal.admin_apps.QuaygateAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -122,9 +129,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed a second factor (the admin needs it).
+    "django_otp.middleware.OTPMiddleware",
     # A new token's secret waits in the session for its one page view, no longer.
     "portal.middleware.PendingSecretMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An organisation requiring 2FA: its pages answer "set it up first" to members without it.
+    "portal.two_factor_gate.TwoFactorGateMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
@@ -338,6 +349,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "api.refresh_secret_scanning_keys",
         "schedule": 3600.0,
     },
+    # Two-factor policy: the "your tokens stop in a day" reminder to members without 2FA.
+    "twofactor-grace-reminders": {"task": "twofactor.send_grace_reminders", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
@@ -483,3 +496,13 @@ QUAYGATE = {
         "METRICS_ALLOWED_IPS", [] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
     ),
 }
+
+# --- Two-factor authentication (issue 16, twofactor) ----------------------------------------
+# Staff need a second factor for /admin/ in production; in the embedded default only those who
+# enrolled one (the demo's ops login works without).
+ADMIN_REQUIRES_TWO_FACTOR = env_bool("ADMIN_REQUIRES_TWO_FACTOR", PRODUCTION)
+OTP_TOTP_ISSUER = "Quaygate"
+# The second step is limited per account and per address like the password step (portal.views
+# .auth); django-otp's per-device backoff on top would let anyone lock a person out.
+OTP_TOTP_THROTTLE_FACTOR = 0
+TWO_FACTOR_GRACE_DAYS = env_int("TWO_FACTOR_GRACE_DAYS", 7)

@@ -19,19 +19,28 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 SESSION_KEY = "qg_sudo_at"
+# Issue 16: when the second factor was last used. A person with 2FA is in sudo mode only
+# through it: their password alone (a phished one, say) opens nothing powerful.
+SECOND_FACTOR_KEY = "qg_sudo_2fa_at"
 WINDOW_SECONDS = 10 * 60
 
 
-def mark(request: HttpRequest) -> None:
-    """The user has just typed their password."""
-    request.session[SESSION_KEY] = int(time.time())
+def mark(request: HttpRequest, *, second_factor: bool = False) -> None:
+    """The user has just typed their password, or (second_factor) passed their second factor."""
+    now = int(time.time())
+    request.session[SESSION_KEY] = now
+    if second_factor:
+        request.session[SECOND_FACTOR_KEY] = now
+
+
+def _recent(value: object) -> bool:
+    return isinstance(value, int) and 0 <= time.time() - value <= WINDOW_SECONDS
 
 
 def is_fresh(request: HttpRequest) -> bool:
-    entered = request.session.get(SESSION_KEY)
-    if not isinstance(entered, int):
-        return False
-    return 0 <= time.time() - entered <= WINDOW_SECONDS
+    if getattr(getattr(request, "user", None), "two_factor_enabled", False):
+        return _recent(request.session.get(SECOND_FACTOR_KEY))
+    return _recent(request.session.get(SESSION_KEY))
 
 
 def safe_next(request: HttpRequest, candidate: str | None, *, default: str = "/") -> str:
@@ -59,7 +68,7 @@ def sudo_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         if is_fresh(request):
             return view(request, *args, **kwargs)
         if request.method == "POST":
-            messages.info(request, "Confirm your password, then submit the form again.")
+            messages.info(request, "Confirm it's you, then submit the form again.")
         return HttpResponseRedirect(confirm_url(request.get_full_path()))
 
     return wrapper

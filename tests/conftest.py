@@ -5,6 +5,7 @@ Every permission test is one line of setup: ask for `owner`, `member`, `org_admi
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -150,3 +151,36 @@ def pytest_report_header(config) -> list[str]:
     return [
         f"quaygate: database={engine}, cache/broker={cache}, require services={REQUIRE_SERVICES}"
     ]
+
+
+# --- two-factor authentication (issue 16) ---------------------------------------------------
+
+
+def _enrol_app(user: User):
+    """A confirmed authenticator app for `user` through the real services; its pyotp TOTP."""
+    import base64
+
+    import pyotp
+
+    from tokens.actors import Actor
+    from twofactor import services as two_factor
+
+    device = two_factor.start_totp_enrolment(user)
+    app = pyotp.TOTP(base64.b32encode(device.bin_key).decode())
+    two_factor.confirm_totp(device, code=app.now(), actor=Actor.for_user(user))
+    user.refresh_from_db()
+    return app
+
+
+@pytest.fixture
+def enrol():
+    """enrol(user) -> the pyotp.TOTP of a confirmed authenticator app of `user`. The code that
+    confirmed it is spent (no replay): use `next_code(app)` for the next check."""
+    return _enrol_app
+
+
+@pytest.fixture
+def next_code():
+    """next_code(app): the code of the next 30-second step, which the app's tolerance accepts
+    and which no earlier check of the test has used."""
+    return lambda app: app.at(time.time() + 30)

@@ -27,7 +27,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from accounts.models import api_access_allows
+from accounts.models import Membership, api_access_allows
 from core.net import client_ip
 from tokens import cache as token_cache
 from tokens import format as token_format
@@ -219,7 +219,8 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             "token_prefix": prefix,
         }
         if reason not in _FREE_REASONS:
-            _count_failure(request)
+            if reason not in _NOT_GUESSES:
+                _count_failure(request)
             try:
                 services.record_auth_failure(
                     reason=reason,
@@ -236,6 +237,9 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
 
 # Refused offline (no lookup): such a guess can never succeed, so it costs the address nothing.
 _FREE_REASONS = frozenset({"malformed", "bad_checksum"})
+# Refused for who owns it, not for what was sent: audited, but not counted against the address
+# (an integration that keeps calling must not get its whole office's other tokens blocked).
+_NOT_GUESSES = frozenset({"owner_without_2fa"})
 
 
 def _unparsed_reason(candidate: str | None) -> str:
@@ -288,10 +292,14 @@ def _secret_rows():
     policy_rate = TokenPolicy.objects.filter(
         organization_id=OuterRef("token__organization_id")
     ).values("default_rate_limit_per_hour")[:1]
+    two_factor_deadline = Membership.objects.filter(
+        user_id=OuterRef("token__owner_id"), organization_id=OuterRef("token__organization_id")
+    ).values("two_factor_deadline")[:1]
     return TokenSecret.objects.select_related("token__organization").annotate(
         terminal_ids=Subquery(terminal_ids),
         terminal_codes=Subquery(terminal_codes),
         policy_rate=Subquery(policy_rate),
+        two_factor_deadline=Subquery(two_factor_deadline),
     )
 
 
@@ -335,6 +343,7 @@ def _state_of(row: TokenSecret) -> TokenState:
         kind=token.kind,
         org_access=token.organization.api_access,
         org_slug=token.organization.slug,
+        two_factor_deadline=_epoch(row.two_factor_deadline),
     )
 
 

@@ -75,6 +75,9 @@ class TokenState:
     org_access: str = "production"
     # Where the 403 for a level that does not cover the token points (the org's portal page).
     org_slug: str = ""
+    # Issue 16: the organisation requires 2FA and the owner has none; from this epoch second
+    # the token is refused (owner_without_2fa). A clock check: the deadline needs no message.
+    two_factor_deadline: float | None = None
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -98,6 +101,8 @@ class TokenState:
             return "expired"
         if self.secret_valid_until is not None and self.secret_valid_until <= now:
             return "rotated"
+        if self.two_factor_deadline is not None and self.two_factor_deadline <= now:
+            return "owner_without_2fa"
         return None
 
     def to_json(self) -> str:
@@ -122,6 +127,7 @@ class TokenState:
             "k": self.kind,
             "ga": self.org_access,
             "gs": self.org_slug,
+            "2f": self.two_factor_deadline,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -149,6 +155,7 @@ class TokenState:
             kind=data.get("k", "production"),
             org_access=data.get("ga", "production"),
             org_slug=data.get("gs", ""),
+            two_factor_deadline=data.get("2f"),
         )
 
 

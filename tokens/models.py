@@ -340,6 +340,11 @@ class AuditEvent(models.Model):
         PRODUCTION_APPROVED = "org.production_approved", "Production access request approved"
         PRODUCTION_DECLINED = "org.production_declined", "Production access request declined"
         ANNOUNCEMENT_PUBLISHED = "announcement.published", "API announcement published"
+        TWO_FACTOR_ENABLED = "user.2fa_enabled", "Two-factor authentication turned on"
+        TWO_FACTOR_DISABLED = "user.2fa_disabled", "Two-factor authentication turned off"
+        RECOVERY_CODE_USED = "user.recovery_code_used", "Recovery code used"
+        PASSKEY_ADDED = "user.passkey_added", "Passkey added"
+        TWO_FACTOR_POLICY_CHANGED = "org.2fa_policy_changed", "Two-factor requirement changed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

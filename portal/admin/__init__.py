@@ -15,4 +15,5 @@ from portal.admin import (  # noqa: F401
     notifications,
     telemetry,
     tokens,
+    two_factor,
 )

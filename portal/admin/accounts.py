@@ -18,6 +18,7 @@ from accounts.models import Membership, Organization, User
 from core.errors import ServiceError
 from members import services as member_services
 from portal.admin import access as access_admin
+from portal.admin.two_factor import may_reset, reset_two_factor_action
 from tokens import scopes as scope_rules
 from tokens import services as token_services
 from tokens.actors import Actor
@@ -86,6 +87,14 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("email", "full_name", "password")}),
         ("Emails", {"fields": ("wants_expiry_reminders",)}),
         (
+            "Two-factor authentication",
+            {
+                "fields": ("two_factor_enabled",),
+                "description": "Whether the person signs in with a second factor. Their devices "
+                "are never shown; the Reset action removes them all (with a reason).",
+            },
+        ),
+        (
             "Admin access",
             {
                 "fields": ("is_active", "is_staff", "is_superuser", "groups"),
@@ -103,9 +112,18 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    readonly_fields = ["last_login", "date_joined"]
-    list_display = ["email", "full_name", "is_staff", "is_superuser", "is_active", "date_joined"]
-    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    readonly_fields = ["last_login", "date_joined", "two_factor_enabled"]
+    list_display = [
+        "email",
+        "full_name",
+        "two_factor_enabled",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "date_joined",
+    ]
+    list_filter = ["two_factor_enabled", "is_staff", "is_superuser", "is_active", "groups"]
+    actions = [reset_two_factor_action]
     search_fields = ["email", "full_name"]
     ordering = ["email"]
     filter_horizontal = ["groups"]
@@ -114,6 +132,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj is not None else []  # a new person belongs nowhere yet
+
+    def has_reset_two_factor_permission(self, request, obj=None) -> bool:
+        return may_reset(request)
 
 
 # --- organisations ----------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_ratelimit.core import get_usage
 
-from accounts.models import User
+from accounts.models import Organization, User
 from core.net import client_ip
 from members import security
-from portal import sudo
+from portal import second_step, sudo
 from portal.forms import ChangePasswordForm, SignInForm, SudoForm
 
 # Failed attempts allowed per window. An address may be a whole office behind one NAT, so it
@@ -107,10 +107,32 @@ class SignInView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: SignInForm) -> HttpResponse:
+        user = form.get_user()
+        if user.two_factor_enabled:
+            # Not signed in yet: the second step (portal.views.second_factor) does that.
+            second_step.begin(self.request, user, next_url=self.get_success_url())
+            return HttpResponseRedirect(reverse("login_second_step"))
         response = super().form_valid(form)  # signs in (and cycles the session key)
         sudo.mark(self.request)
-        security.record_sign_in(form.get_user(), succeeded=True, **_client(self.request))
-        return response
+        security.record_sign_in(user, succeeded=True, **_client(self.request))
+        return self._enrol_first(user) or response
+
+    def _enrol_first(self, user: User) -> HttpResponse | None:
+        """An organisation of theirs requires 2FA they lack: say so, and go to where they
+        set it up (the one thing they may do there)."""
+        names = list(
+            Organization.objects.filter(
+                memberships__user=user, two_factor_required_at__isnull=False
+            ).values_list("name", flat=True)
+        )
+        if not names:
+            return None
+        messages.warning(
+            self.request,
+            f"{', '.join(names)} requires two-factor authentication. Set it up here: until "
+            "then you can do nothing there, and your tokens there will stop working.",
+        )
+        return HttpResponseRedirect(reverse("security"))
 
     def form_invalid(self, form: SignInForm) -> HttpResponse:
         _count_failure(self.request, "sign-in", SIGN_IN_LIMITS)

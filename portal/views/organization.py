@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import Membership
-from portal import selectors, sudo
+from portal import selectors, sudo, two_factor_gate
 from portal.forms import AuditFilterForm, OrgTokenFilterForm, PolicyForm, add_service_error, posted
 from portal.views.paging import paginate, query_without_page
 from tokens import format as token_format
@@ -27,6 +27,7 @@ def membership_or_404(request: HttpRequest, slug: str, *, admin: bool = False) -
     membership = selectors.membership_in(request.user, slug)
     if membership is None or (admin and not membership.is_admin):
         raise Http404("No such organisation")
+    two_factor_gate.check(request, membership.organization)
     return membership
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Membership, Organization
 from fleet.models import Terminal
-from portal import selectors, sudo
+from portal import selectors, sudo, two_factor_gate
 from portal.forms import (
     NewTokenForm,
     RegenerateForm,
@@ -42,12 +42,24 @@ def _show_secret_once(request: HttpRequest, issued: services.IssuedToken) -> Htt
     return HttpResponseRedirect(reverse("token_secret", args=[issued.token.pk]))
 
 
+def _token_for(request: HttpRequest, token_id: int):
+    """The token (404 when not theirs to see), unless its organisation requires the 2FA the
+    person lacks (two_factor_gate's page)."""
+    token = token_for(request.user, token_id)
+    two_factor_gate.check(request, token.organization)
+    return token
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     tokens = list(selectors.own_tokens(request.user))
     findings = open_anomalies_by_token([t.pk for t in tokens if t.revoked_at is None])
     rows = [(token, findings.get(token.pk, [])) for token in tokens]
-    return render(request, "portal/dashboard.html", {"rows": rows})
+    blocked = {
+        t.organization for t in tokens if two_factor_gate.blocks(request.user, t.organization)
+    }
+    context = {"rows": rows, "two_factor_blocked": sorted(blocked, key=lambda org: org.name)}
+    return render(request, "portal/dashboard.html", context)
 
 
 def _chosen_membership(request: HttpRequest) -> tuple[Membership | None, list[Membership]]:
@@ -66,6 +78,7 @@ def new_token(request: HttpRequest) -> HttpResponse:
     if membership is None:
         return render(request, "portal/no_organization.html", status=403)
     organization = membership.organization
+    two_factor_gate.check(request, organization)
     if organization.api_access == Organization.ApiAccess.NONE:
         context = {"organization": organization, "memberships": memberships}
         return render(request, "portal/api_not_enabled.html", context, status=403)
@@ -108,14 +121,14 @@ def new_token(request: HttpRequest) -> HttpResponse:
 @never_cache  # Cache-Control: no-store (and friends): no cache, back button or proxy keeps it
 @login_required
 def token_secret(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_for(request.user, token_id)
+    token = _token_for(request, token_id)
     secret = take_secret(request, token_id=token.pk)
     return render(request, "portal/token_secret.html", {"token": token, "secret": secret})
 
 
 @login_required
 def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_for(request.user, token_id)
+    token = _token_for(request, token_id)
     days = selectors.daily_usage(token)
     context = {
         "token": token,
@@ -149,7 +162,7 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_for(request.user, token_id)
+    token = _token_for(request, token_id)
     form = TokenSettingsForm(request.POST)
     if form.is_valid():
         try:
@@ -165,7 +178,7 @@ def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
 @login_required
 @sudo.sudo_required
 def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_for(request.user, token_id)
+    token = _token_for(request, token_id)
     form = RegenerateForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -186,7 +199,7 @@ def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @login_required
 def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = token_for(request.user, token_id)
+    token = _token_for(request, token_id)
     back = sudo.safe_next(
         request,
         request.POST.get("next") or request.GET.get("next"),

@@ -106,6 +106,11 @@ def _issuer_role(*, owner: User, organization: Organization, actor: Actor) -> st
         raise PermissionDenied(
             f"{owner.email} is not a member of {organization.name}.", code="not_a_member"
         )
+    if organization.two_factor_required_at is not None and not owner.two_factor_enabled:
+        raise PermissionDenied(
+            f"{organization.name} requires two-factor authentication: set it up first.",
+            code="two_factor_required",
+        )
     return role
 
 
