@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, findings, members, organization, tokens
+from portal.views import account, auth, findings, members, organization, tokens, webhooks
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -65,6 +65,35 @@ urlpatterns = [
         name="org_invitation_revoke",
     ),
     path("orgs/<slug:slug>/leave/", members.leave, name="org_leave"),
+    # Webhooks (admins)
+    path("orgs/<slug:slug>/webhooks/", webhooks.webhooks, name="org_webhooks"),
+    path("orgs/<slug:slug>/webhooks/new/", webhooks.new_webhook, name="org_webhook_new"),
+    path("orgs/<slug:slug>/webhooks/<int:endpoint_id>/", webhooks.webhook, name="org_webhook"),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/rotate/",
+        webhooks.rotate_webhook_secret,
+        name="org_webhook_rotate",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/toggle/",
+        webhooks.toggle_webhook,
+        name="org_webhook_toggle",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/delete/",
+        webhooks.delete_webhook,
+        name="org_webhook_delete",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/test/",
+        webhooks.test_webhook,
+        name="org_webhook_test",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend/",
+        webhooks.resend_delivery,
+        name="org_webhook_resend",
+    ),
     # Joining by invitation (the only sign-up): the emailed link, then a page without the secret
     path("invitations/accept/", members.accept_invitation, name="invitation_accept"),
     path("invitations/sign-out/", members.invitation_sign_out, name="invitation_sign_out"),

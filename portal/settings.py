@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "tokens",
     "telemetry",
     "members",
+    "webhooks",
     "observability",
     "api",
     "portal",
@@ -334,6 +335,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "api.refresh_secret_scanning_keys",
         "schedule": 3600.0,
     },
+    # Webhooks: send due deliveries (retries, ones a dead worker held past its lease) and the
+    # hourly "token.expiring" events.
+    "webhooks-sweep-deliveries": {"task": "webhooks.sweep_deliveries", "schedule": 30.0},
+    "webhooks-expiring-tokens": {"task": "webhooks.emit_expiring_tokens", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
@@ -458,6 +463,19 @@ QUAYGATE = {
     "NOTIFICATION_RETRY_MAX_SECONDS": env_int("NOTIFICATION_RETRY_MAX_SECONDS", 3600),
     "NOTIFICATION_SENDING_TIMEOUT_SECONDS": env_int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 900),
     "NOTIFICATION_QUEUED_GRACE_SECONDS": env_int("NOTIFICATION_QUEUED_GRACE_SECONDS", 300),
+    # Webhooks (webhooks/): the signing secrets are stored encrypted with this key (Fernet);
+    # unset, a key derived from SECRET_KEY. Loopback targets (and plain http to them) only
+    # outside production; a send gives up after TIMEOUT seconds in all, reads at most
+    # MAX_RESPONSE_BYTES, and a claimed delivery whose worker died is sent again after LEASE.
+    "WEBHOOK_SECRETS_KEY": env_secret("WEBHOOK_SECRETS_KEY"),
+    "WEBHOOK_ALLOW_LOOPBACK": env_bool("WEBHOOK_ALLOW_LOOPBACK", not PRODUCTION),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+    "WEBHOOK_MAX_RESPONSE_BYTES": env_int("WEBHOOK_MAX_RESPONSE_BYTES", 65536),
+    "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60),
+    "WEBHOOK_RETRY_BASE_SECONDS": env_int("WEBHOOK_RETRY_BASE_SECONDS", 30),
+    "WEBHOOK_RETRY_MAX_SECONDS": env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600),
+    "WEBHOOK_RETRY_WINDOW_SECONDS": env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600),
+    "WEBHOOK_DISABLE_AFTER_FAILING_DAYS": env_int("WEBHOOK_DISABLE_AFTER_FAILING_DAYS", 3),
     # /metrics: per-request metrics on (off only to measure what they cost), and who may scrape:
     # a bearer secret, or client addresses (CIDRs). Production allows nobody until told.
     "METRICS_ENABLED": env_bool("METRICS_ENABLED", True),

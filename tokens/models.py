@@ -331,6 +331,12 @@ class AuditEvent(models.Model):
         TOKEN_DENIED = "token.denied", "Token request denied"
         TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
         API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
+        WEBHOOK_CREATED = "webhook.created", "Webhook endpoint added"
+        WEBHOOK_UPDATED = "webhook.updated", "Webhook endpoint changed"
+        WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook signing secret rotated"
+        WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
+        WEBHOOK_ENABLED = "webhook.enabled", "Webhook endpoint enabled"
+        WEBHOOK_DELETED = "webhook.deleted", "Webhook endpoint deleted"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -1,0 +1,19 @@
+"""Celery tasks of webhooks: take ids, call one service. send_delivery lives beside the sender
+(webhooks.delivery, as notifications does) and is named here for autodiscovery."""
+
+from celery import shared_task
+
+from webhooks.delivery import send_delivery, sweep
+from webhooks.expiring import emit_expiring_tokens as _emit_expiring
+
+__all__ = ["emit_expiring_tokens", "send_delivery", "sweep_deliveries"]
+
+
+@shared_task(name="webhooks.sweep_deliveries", ignore_result=True)
+def sweep_deliveries() -> int:
+    return len(sweep())
+
+
+@shared_task(name="webhooks.emit_expiring_tokens", ignore_result=True)
+def emit_expiring_tokens() -> int:
+    return _emit_expiring()
