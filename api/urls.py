@@ -58,4 +58,5 @@ urlpatterns = [
     path("docs/", pages.SwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", pages.RedocView.as_view(url_name="api:schema"), name="redoc"),
     path("getting-started/", pages.getting_started, name="getting-started"),
+    path("webhooks/", pages.webhooks_guide, name="webhooks"),
 ]
