@@ -55,7 +55,7 @@ def test_a_public_https_url_is_accepted(resolves):
         "169.254.10.10",  # link-local
         "fd00:ec2::254",  # AWS metadata over IPv6
         "fe80::1",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104 - an address to refuse, not to bind
         "::ffff:10.0.0.1",  # IPv4-mapped private
         "224.0.0.1",
     ],
