@@ -339,6 +339,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # hourly "token.expiring" events.
     "webhooks-sweep-deliveries": {"task": "webhooks.sweep_deliveries", "schedule": 30.0},
     "webhooks-expiring-tokens": {"task": "webhooks.emit_expiring_tokens", "schedule": 3600.0},
+    "webhooks-purge-old-events": {"task": "webhooks.purge_old_events", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
@@ -481,6 +482,8 @@ QUAYGATE = {
     "WEBHOOK_RETRY_MAX_SECONDS": env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600),
     "WEBHOOK_RETRY_WINDOW_SECONDS": env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600),
     "WEBHOOK_DISABLE_AFTER_FAILING_DAYS": env_int("WEBHOOK_DISABLE_AFTER_FAILING_DAYS", 3),
+    # Events and their finished deliveries are kept this long for the endpoint's page.
+    "WEBHOOK_RETENTION_DAYS": env_int("WEBHOOK_RETENTION_DAYS", 30),
     # /metrics: per-request metrics on (off only to measure what they cost), and who may scrape:
     # a bearer secret, or client addresses (CIDRs). Production allows nobody until told.
     "METRICS_ENABLED": env_bool("METRICS_ENABLED", True),

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import delete_in_batches
 from core.redaction import redact_secrets
 from tokens.models import AuditEvent
 from webhooks.catalogue import subscribed, type_for_audit_action
@@ -120,3 +121,19 @@ def _write(pending: list[tuple[WebhookEvent, list[int]]]) -> int:
     )
     enqueue_on_commit(*[delivery.id for delivery in deliveries])
     return len(events)
+
+
+def purge_old_events(*, now=None, batch_size: int = 1000) -> int:
+    """Forget events (and their finished deliveries) older than WEBHOOK_RETENTION_DAYS; one
+    still being retried stays until it is done. Returns how many events went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.QUAYGATE["WEBHOOK_RETENTION_DAYS"])
+    finished = [WebhookDelivery.State.DELIVERED, WebhookDelivery.State.FAILED]
+    delete_in_batches(
+        WebhookDelivery.objects.filter(event__created_at__lt=cutoff, state__in=finished),
+        batch_size=batch_size,
+    )
+    return delete_in_batches(
+        WebhookEvent.objects.filter(created_at__lt=cutoff, deliveries__isnull=True),
+        batch_size=batch_size,
+    )

@@ -69,11 +69,6 @@ class WebhookEndpoint(models.Model):
             and self.previous_secret_expires_at > now
         )
 
-    def wants(self, event_type: str) -> bool:
-        from webhooks.catalogue import subscribed
-
-        return subscribed(self.event_types, event_type)
-
 
 class WebhookEvent(models.Model):
     """One thing that happened, as its receivers see it. `public_id` is the payload's `id`,

@@ -144,3 +144,20 @@ def test_an_anomaly_is_anomaly_detected(owner, org, make_endpoint):
         details={"rule": "burst", "severity": "high"},
     )
     assert types_of(endpoint) == ["anomaly.detected"]
+
+
+def test_old_events_are_purged_once_their_deliveries_are_done(org, make_endpoint, time_machine):
+    from webhooks.events import purge_old_events
+
+    endpoint, _ = make_endpoint(org, "http://127.0.0.1:9/hook", ["audit.*"])
+    record_audit_event(
+        action=AuditEvent.Action.POLICY_CHANGED, actor=Actor.system(), organization=org
+    )
+    WebhookDelivery.objects.filter(endpoint=endpoint).update(state="delivered")
+    record_audit_event(
+        action=AuditEvent.Action.POLICY_CHANGED, actor=Actor.system(), organization=org
+    )
+    time_machine.move_to(timezone.now() + timedelta(days=31))
+    assert purge_old_events() == 2  # the endpoint's own "created" event and the delivered one
+    assert list(WebhookDelivery.objects.values_list("state", flat=True)) == ["pending"]
+    assert WebhookEvent.objects.count() == 1
