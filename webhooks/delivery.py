@@ -203,7 +203,16 @@ def send_delivery(delivery_id: int) -> str:
 
 
 def sweep(*, batch_size: int = 500) -> list[int]:
-    """Enqueue every due row: retries whose message was lost, rows a dead worker held."""
+    """Enqueue every due row: retries whose message was lost, rows a dead worker held. A row
+    whose worker died on every attempt until its retry window closed fails instead."""
+    now = timezone.now()
+    WebhookDelivery.objects.filter(
+        state=State.SENDING, lease_expires_at__lt=now, retry_until__lt=now
+    ).update(
+        state=State.FAILED,
+        lease_expires_at=None,
+        last_error="The worker was lost while sending, on every attempt for 24 hours",
+    )
     ids = list(
         WebhookDelivery.objects.filter(due())
         .order_by("next_attempt_at")

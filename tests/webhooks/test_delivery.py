@@ -210,3 +210,16 @@ def test_a_receiver_gets_what_it_answered_in_the_list(hooked, send):
     endpoint, receiver = hooked
     receiver.mode = 200
     assert send(endpoint).response_body == "thanks"
+
+
+def test_a_delivery_whose_worker_keeps_dying_fails_when_its_window_closes(hooked, time_machine):
+    endpoint, receiver = hooked
+    delivery = services.send_test_event(endpoint, actor=Actor.system())
+    assert claim(delivery.id) is not None  # and the worker dies
+    time_machine.move_to(timezone.now() + timedelta(hours=24, minutes=5))
+    assert delivery.id not in sweep()
+    delivery.refresh_from_db()
+    assert delivery.state == "failed" and "worker was lost" in delivery.last_error
+    assert receiver.requests == [] or all(
+        r["json"]["id"] != delivery.event.public_id for r in receiver.requests
+    )
