@@ -12,13 +12,15 @@ class WebhookEndpointForm(forms.Form):
         label="Endpoint URL",
         # One over the limit, so the length gets our message rather than a truncated input.
         max_length=MAX_URL_LENGTH + 1,
-        widget=forms.URLInput(attrs={"placeholder": "https://siem.example.com/quaygate"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://siem.example.com/quaygate", "inputmode": "url"}
+        ),
         help_text="An https:// URL that accepts POST requests. Quaygate signs every request.",
     )
     description = forms.CharField(label="Description", max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
         label="Events to send",
-        choices=EVENT_TYPES,
+        choices=[(name, f"{name}: {meaning}") for name, meaning in EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one event type."},
     )

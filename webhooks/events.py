@@ -40,10 +40,12 @@ def events_from_audit(audit_events: Sequence[AuditEvent]) -> int:
     pending: list[tuple[WebhookEvent, list[int]]] = []
     for audit in audit_events:
         event_type = type_for_audit_action(audit.action)
+        # An endpoint is not told of its own creation: its receiver has no secret yet.
+        own = (audit.details or {}).get("endpoint_id") if event_type == "webhook.created" else None
         targets = [
             i
             for i, types in endpoints.get(audit.organization_id, [])
-            if subscribed(types, event_type)
+            if subscribed(types, event_type) and i != own
         ]
         if targets:
             event = WebhookEvent(

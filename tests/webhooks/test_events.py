@@ -158,6 +158,13 @@ def test_old_events_are_purged_once_their_deliveries_are_done(org, make_endpoint
         action=AuditEvent.Action.POLICY_CHANGED, actor=Actor.system(), organization=org
     )
     time_machine.move_to(timezone.now() + timedelta(days=31))
-    assert purge_old_events() == 2  # the endpoint's own "created" event and the delivered one
+    assert purge_old_events() == 1  # the delivered one
     assert list(WebhookDelivery.objects.values_list("state", flat=True)) == ["pending"]
     assert WebhookEvent.objects.count() == 1
+
+
+def test_an_endpoint_is_not_told_of_its_own_creation(org, make_endpoint):
+    first, _ = make_endpoint(org, "http://127.0.0.1:9/a", ["audit.*"])
+    second, _ = make_endpoint(org, "http://127.0.0.1:9/b", ["audit.*"])
+    assert types_of(first) == ["webhook.created"]  # the second's
+    assert types_of(second) == []
