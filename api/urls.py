@@ -61,4 +61,5 @@ urlpatterns = [
     path("redoc/", pages.RedocView.as_view(url_name="api:schema"), name="redoc"),
     path("getting-started/", pages.getting_started, name="getting-started"),
     path("changelog/", pages.changelog, name="changelog"),
+    path("webhooks/", pages.webhooks_guide, name="webhooks"),
 ]

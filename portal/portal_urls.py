@@ -12,6 +12,7 @@ from portal.views import (
     second_factor,
     security,
     tokens,
+    webhooks,
 )
 
 urlpatterns = [
@@ -105,6 +106,35 @@ urlpatterns = [
         "orgs/<slug:slug>/two-factor/",
         security.organization_two_factor,
         name="org_two_factor",
+    ),
+    # Webhooks (admins)
+    path("orgs/<slug:slug>/webhooks/", webhooks.webhooks, name="org_webhooks"),
+    path("orgs/<slug:slug>/webhooks/new/", webhooks.new_webhook, name="org_webhook_new"),
+    path("orgs/<slug:slug>/webhooks/<int:endpoint_id>/", webhooks.webhook, name="org_webhook"),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/rotate/",
+        webhooks.rotate_webhook_secret,
+        name="org_webhook_rotate",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/toggle/",
+        webhooks.toggle_webhook,
+        name="org_webhook_toggle",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/delete/",
+        webhooks.delete_webhook,
+        name="org_webhook_delete",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/test/",
+        webhooks.test_webhook,
+        name="org_webhook_test",
+    ),
+    path(
+        "orgs/<slug:slug>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/resend/",
+        webhooks.resend_delivery,
+        name="org_webhook_resend",
     ),
     # Joining by invitation (the only sign-up): the emailed link, then a page without the secret
     path("invitations/accept/", members.accept_invitation, name="invitation_accept"),

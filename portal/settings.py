@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "twofactor",
     "members",
+    "webhooks",
     "observability",
     "changelog",
     "api",
@@ -351,6 +352,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Two-factor policy: the "your tokens stop in a day" reminder to members without 2FA.
     "twofactor-grace-reminders": {"task": "twofactor.send_grace_reminders", "schedule": 3600.0},
+    # Webhooks: send due deliveries (retries, ones a dead worker held past its lease) and the
+    # hourly "token.expiring" events.
+    "webhooks-sweep-deliveries": {"task": "webhooks.sweep_deliveries", "schedule": 30.0},
+    "webhooks-expiring-tokens": {"task": "webhooks.emit_expiring_tokens", "schedule": 3600.0},
+    "webhooks-purge-old-events": {"task": "webhooks.purge_old_events", "schedule": 3600.0},
     # Email outbox: re-send what a dead worker or a lost message left behind.
     "notifications-sweep-outbox": {"task": "notifications.sweep_outbox", "schedule": 60.0},
     # /metrics: live tokens and findings counted here, not per scrape; the worker heartbeat.
@@ -437,7 +443,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # httpx logs every request's URL at INFO; a webhook URL may carry its receiver's key.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 if env_str("LOG_FILE"):
     LOGGING["handlers"]["file"] = {
@@ -488,6 +499,21 @@ QUAYGATE = {
     "NOTIFICATION_RETRY_MAX_SECONDS": env_int("NOTIFICATION_RETRY_MAX_SECONDS", 3600),
     "NOTIFICATION_SENDING_TIMEOUT_SECONDS": env_int("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 900),
     "NOTIFICATION_QUEUED_GRACE_SECONDS": env_int("NOTIFICATION_QUEUED_GRACE_SECONDS", 300),
+    # Webhooks (webhooks/): the signing secrets are stored encrypted with this key (Fernet);
+    # unset, a key derived from SECRET_KEY. Loopback targets (and plain http to them) only
+    # outside production; a send gives up after TIMEOUT seconds in all, reads at most
+    # MAX_RESPONSE_BYTES, and a claimed delivery whose worker died is sent again after LEASE.
+    "WEBHOOK_SECRETS_KEY": env_secret("WEBHOOK_SECRETS_KEY"),
+    "WEBHOOK_ALLOW_LOOPBACK": env_bool("WEBHOOK_ALLOW_LOOPBACK", not PRODUCTION),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+    "WEBHOOK_MAX_RESPONSE_BYTES": env_int("WEBHOOK_MAX_RESPONSE_BYTES", 65536),
+    "WEBHOOK_LEASE_SECONDS": env_int("WEBHOOK_LEASE_SECONDS", 60),
+    "WEBHOOK_RETRY_BASE_SECONDS": env_int("WEBHOOK_RETRY_BASE_SECONDS", 30),
+    "WEBHOOK_RETRY_MAX_SECONDS": env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600),
+    "WEBHOOK_RETRY_WINDOW_SECONDS": env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600),
+    "WEBHOOK_DISABLE_AFTER_FAILING_DAYS": env_int("WEBHOOK_DISABLE_AFTER_FAILING_DAYS", 3),
+    # Events and their finished deliveries are kept this long for the endpoint's page.
+    "WEBHOOK_RETENTION_DAYS": env_int("WEBHOOK_RETENTION_DAYS", 30),
     # /metrics: per-request metrics on (off only to measure what they cost), and who may scrape:
     # a bearer secret, or client addresses (CIDRs). Production allows nobody until told.
     "METRICS_ENABLED": env_bool("METRICS_ENABLED", True),

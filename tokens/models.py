@@ -345,6 +345,12 @@ class AuditEvent(models.Model):
         RECOVERY_CODE_USED = "user.recovery_code_used", "Recovery code used"
         PASSKEY_ADDED = "user.passkey_added", "Passkey added"
         TWO_FACTOR_POLICY_CHANGED = "org.2fa_policy_changed", "Two-factor requirement changed"
+        WEBHOOK_CREATED = "webhook.created", "Webhook endpoint added"
+        WEBHOOK_UPDATED = "webhook.updated", "Webhook endpoint changed"
+        WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook signing secret rotated"
+        WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
+        WEBHOOK_ENABLED = "webhook.enabled", "Webhook endpoint enabled"
+        WEBHOOK_DELETED = "webhook.deleted", "Webhook endpoint deleted"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -23,6 +23,8 @@ from changelog.operations import operations
 from fleet import readings
 from tokens import format as token_format
 from tokens.scopes import DESCRIPTIONS
+from webhooks.catalogue import EVENT_TYPES
+from webhooks.signing import TOLERANCE_SECONDS
 
 # What the guide shows secret scanners, from the files the test suite checks (one copy each).
 SCANNING_DOCS = settings.BASE_DIR / "docs" / "secret-scanning"
@@ -33,6 +35,20 @@ TOKEN_PATTERNS = {
     "family": f"qg[ps]_{_BODY}",
     "in_text": rf"\bqg[ps]_{_BODY}\b",
 }
+
+# The webhook verification snippets, from the files the test receiver runs (one copy each).
+WEBHOOK_DOCS = settings.BASE_DIR / "docs" / "webhooks"
+
+
+def webhooks_guide(request: HttpRequest) -> HttpResponse:
+    context = {
+        "event_types": EVENT_TYPES,
+        "tolerance_minutes": TOLERANCE_SECONDS // 60,
+        "verify_python": (WEBHOOK_DOCS / "verify.py").read_text(),
+        "verify_node": (WEBHOOK_DOCS / "verify.js").read_text(),
+    }
+    return render(request, "api/webhooks.html", context)
+
 
 # ReDoc styles itself by injecting <style> elements (styled-components) and searches in a blob:
 # worker; both need this one page's policy to be looser than the site's.

@@ -16,4 +16,5 @@ from portal.admin import (  # noqa: F401
     telemetry,
     tokens,
     two_factor,
+    webhooks,
 )

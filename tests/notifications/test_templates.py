@@ -131,18 +131,34 @@ ANNOUNCEMENT_CONTEXT = {
         ]
     },
 }
+# What webhooks.disabling passes: an endpoint, no token.
+WEBHOOK_CONTEXT = {
+    "webhook_disabled": {
+        "organization": "Port of Rotterdam",
+        "endpoint_url": "https://siem.example.com/quaygate",
+        "endpoint_page_url": "/orgs/port-of-rotterdam/webhooks/7/",
+        "reason": "The receiver answered 410 Gone",
+        "when": WHEN,
+    },
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [
     kind
     for kind in ALL_KINDS
     if kind
-    not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys() | ORG_CONTEXT.keys() | ANNOUNCEMENT_CONTEXT.keys()
+    not in ACCOUNT_KINDS
+    | MEMBER_CONTEXT.keys()
+    | ORG_CONTEXT.keys()
+    | ANNOUNCEMENT_CONTEXT.keys()
+    | WEBHOOK_CONTEXT.keys()
 ]
 
 
 def context_for(kind: str) -> dict:
     if kind in ANNOUNCEMENT_CONTEXT:
         return ANNOUNCEMENT_CONTEXT[kind]
+    if kind in WEBHOOK_CONTEXT:
+        return WEBHOOK_CONTEXT[kind]
     if kind in MEMBER_CONTEXT:
         return MEMBER_CONTEXT[kind]
     if kind in ORG_CONTEXT:

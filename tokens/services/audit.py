@@ -3,6 +3,7 @@ saved alone (`record_audit_event`), in bulk (expire_due_tokens) or for a refused
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,21 @@ from tokens.actors import Actor
 from tokens.models import AuditEvent, PersonalAccessToken
 
 _THROTTLE_SECONDS = 60
+
+# Told about every saved event, in the writer's transaction (webhooks writes its outbox rows
+# there). Registered by higher apps in AppConfig.ready(), so tokens imports none of them.
+_listeners: list[Callable[[Sequence[AuditEvent]], object]] = []
+
+
+def on_audit_events(callback: Callable[[Sequence[AuditEvent]], object]) -> None:
+    if callback not in _listeners:
+        _listeners.append(callback)
+
+
+def announce_audit_events(events: Sequence[AuditEvent]) -> None:
+    """Call after saving events (record_audit_event does; so must a bulk insert)."""
+    for callback in _listeners:
+        callback(events)
 
 
 def audit_event(
@@ -74,6 +90,7 @@ def record_audit_event(
         token_prefix=token_prefix,
     )
     event.save(force_insert=True)
+    announce_audit_events([event])
     return event
 
 

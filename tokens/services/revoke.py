@@ -21,7 +21,7 @@ from tokens.services._common import (
     secret_hashes,
     token_context,
 )
-from tokens.services.audit import audit_event, record_audit_event
+from tokens.services.audit import announce_audit_events, audit_event, record_audit_event
 
 Action = AuditEvent.Action
 RevokedBy = PersonalAccessToken.RevokedBy
@@ -162,7 +162,7 @@ def expire_due_tokens(*, now: datetime | None = None, batch_size: int = 1000) ->
                 return done
             ids = [token.id for token in batch]
             PersonalAccessToken.objects.filter(id__in=ids).update(expired_recorded_at=now)
-            AuditEvent.objects.bulk_create(
+            events = AuditEvent.objects.bulk_create(
                 audit_event(
                     action=Action.TOKEN_EXPIRED,
                     actor=actor,
@@ -172,6 +172,7 @@ def expire_due_tokens(*, now: datetime | None = None, batch_size: int = 1000) ->
                 )
                 for token in batch
             )
+            announce_audit_events(events)
             forget_on_commit(
                 list(
                     TokenSecret.objects.filter(token_id__in=ids).values_list(
