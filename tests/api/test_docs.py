@@ -39,9 +39,15 @@ V1_OPERATIONS = {
     ("/api/v1/token/rotate", "post"): [],
     ("/api/v1/credentials/revoke", "post"): [],
     ("/api/v1/secret-scanning/github", "post"): [],
+    ("/api/v1/changelog", "get"): [],
 }
-# No token: anyone may report a leak; GitHub signs its alerts instead.
-UNAUTHENTICATED = {"/api/v1/credentials/revoke", "/api/v1/secret-scanning/github"}
+# No token: anyone may report a leak; GitHub signs its alerts instead; the changelog is public
+# (as Stripe's is), so a partner can read what changes before they have a token.
+UNAUTHENTICATED = {
+    "/api/v1/credentials/revoke",
+    "/api/v1/secret-scanning/github",
+    "/api/v1/changelog",
+}
 
 
 def test_the_schema_documents_every_operation_and_its_scope(schema):

@@ -141,6 +141,23 @@ WEBHOOK_CONTEXT = {
         "when": WHEN,
     },
 }
+# What twofactor.services and twofactor.policy pass: about the account, no token.
+TWO_FACTOR_CONTEXT = {
+    "two_factor_changed": {
+        "event": "recovery_code_used",
+        "headline": "A recovery code was used",
+        "ip": "203.0.113.9",
+        "when": WHEN,
+        "security_url": "/account/security/",
+        "codes_left": 9,
+    },
+    "two_factor_required": {
+        "organization": "Port of Rotterdam",
+        "deadline": WHEN,
+        "reminder": False,
+        "security_url": "/account/security/",
+    },
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [
     kind
@@ -151,10 +168,13 @@ TOKEN_KINDS = [
     | ORG_CONTEXT.keys()
     | ANNOUNCEMENT_CONTEXT.keys()
     | WEBHOOK_CONTEXT.keys()
+    | TWO_FACTOR_CONTEXT.keys()
 ]
 
 
 def context_for(kind: str) -> dict:
+    if kind in TWO_FACTOR_CONTEXT:
+        return TWO_FACTOR_CONTEXT[kind]
     if kind in ANNOUNCEMENT_CONTEXT:
         return ANNOUNCEMENT_CONTEXT[kind]
     if kind in WEBHOOK_CONTEXT:
