@@ -69,14 +69,7 @@ def issue_token(
         "notify_on_new_ip": bool(notify_on_new_ip),
         "kind": kind,
     }
-    ceiling = organization.rate_ceiling(kind)
-    if fields["rate_limit_per_hour"] is not None and fields["rate_limit_per_hour"] > ceiling:
-        raise PolicyViolation(
-            f"Your organisation's plan allows at most {ceiling:,} requests per hour for a "
-            f"{kind} token.",
-            code="rate_limit_above_plan",
-            field="rate_limit_per_hour",
-        )
+    _check_plan_ceiling(organization, kind, fields["rate_limit_per_hour"])
     fields["approval"], fields["justification"] = approval_for(
         policy=policy, role=role, scopes=fields["scopes"], justification=justification
     )
@@ -140,6 +133,17 @@ def _allowed_kind(organization: Organization, kind: str, *, actor: Actor) -> str
             "access page."
         )
     raise PolicyViolation(message, code="api_access_not_enabled", field="kind")
+
+
+def _check_plan_ceiling(organization: Organization, kind: str, rate_limit: int | None) -> None:
+    ceiling = organization.rate_ceiling(kind)
+    if rate_limit is not None and rate_limit > ceiling:
+        raise PolicyViolation(
+            f"Your organisation's plan allows at most {ceiling:,} requests per hour for a "
+            f"{kind} token.",
+            code="rate_limit_above_plan",
+            field="rate_limit_per_hour",
+        )
 
 
 def _check_token_count(organization: Organization) -> None:
