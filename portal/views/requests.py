@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import Membership
-from portal import selectors, sudo
+from portal import selectors, sudo, two_factor_gate
 from portal.request_forms import DecisionForm
 from portal.views.paging import paginate
 from tokens import services
@@ -28,6 +28,7 @@ def _admin_membership(request: HttpRequest, slug: str) -> Membership | HttpRespo
     membership = selectors.membership_in(request.user, slug)
     if membership is None:
         raise Http404("No such organisation")
+    two_factor_gate.check(request, membership.organization)
     if not membership.is_admin:
         context = {"organization": membership.organization, "membership": membership}
         return render(request, "portal/admins_only.html", context, status=403)

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
-from portal import selectors, sudo
+from portal import selectors, sudo, two_factor_gate
 from portal.forms import add_service_error, posted
 from portal.webhook_forms import WebhookEndpointForm
 from tokens.actors import Actor
@@ -32,6 +32,7 @@ def admin_membership(request: HttpRequest, slug: str) -> Membership:
     membership = selectors.membership_in(request.user, slug)
     if membership is None:
         raise Http404("No such organisation")
+    two_factor_gate.check(request, membership.organization)
     if not membership.is_admin:
         raise PermissionDenied("Only organisation admins manage webhooks")
     return membership

@@ -156,3 +156,20 @@ def test_a_member_without_2fa_can_do_nothing_in_a_requiring_org_but_enrol(
     assert "data-two-factor-banner" in dashboard
     assert client.get(reverse("security")).status_code == 200
     assert client.get(reverse("totp_setup")).status_code == 200
+
+
+def test_an_admin_without_2fa_is_kept_out_of_every_admin_page_of_a_requiring_org(
+    client, org, org_admin, owner, enrol
+):
+    # The gate is each organisation view's, so a page added later must call it too: the
+    # approval requests, webhooks and API access pages are walked here.
+    from accounts.models import Membership
+
+    enrol(org_admin)
+    Membership.objects.filter(user=owner, organization=org).update(role=Membership.Role.ADMIN)
+    policy.set_two_factor_requirement(org, required=True, actor=Actor.for_user(org_admin))
+    _signed_in(client, owner)
+    for name in ("org_requests", "org_webhooks", "org_api_access", "org_policy", "org_tokens"):
+        response = client.get(reverse(name, args=[org.slug]))
+        assert response.status_code == 403, name
+        assert "requires two-factor authentication" in response.content.decode(), name
