@@ -84,6 +84,24 @@ def redis_client(settings) -> Iterator[redis_lib.Redis]:
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (tests.support.smtp); its `inbox` holds what arrived."""
+    from tests.support.smtp import running_smtp
+
+    with running_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_worker(smtp, redis_client):
+    """A real Celery worker that sends its email to `smtp` (PostgreSQL and Redis needed)."""
+    from tests.support.smtp import mailing_worker
+
+    with mailing_worker(smtp):
+        yield
+
+
+@pytest.fixture
 def no_redis(settings) -> None:
     """The embedded default: no REDIS_URL, so caches, counters and the usage log fall back."""
     settings.REDIS_URL = ""

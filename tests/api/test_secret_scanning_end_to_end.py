@@ -3,17 +3,12 @@ sends the emails to a real SMTP server on loopback (aiosmtpd), as tests/notifica
 delivery test does. The token dies for the very next request; the owner and the admin read
 where it was found."""
 
-from collections.abc import Iterator
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from telemetry.models import Anomaly
 from tests.api.github_signing import FOUND_AT, alert, configure_keys_file, deliver, new_key
-from tests.conftest import require
-from tests.notifications.test_delivery_end_to_end import SmtpServer
-from tests.support.worker import celery_worker, wait_for
+from tests.support.worker import wait_for
 from tokens import services
 from tokens.actors import Actor
 from tokens.models import AuditEvent
@@ -22,31 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def worker(smtp: SmtpServer, redis_client) -> Iterator[None]:
-    require(
-        connection.vendor == "postgresql",
-        "needs DATABASE_URL on PostgreSQL (shared with the worker)",
-    )
-    from portal.celery import app
-
-    app.control.purge()
-    env = {
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "EMAIL_USE_TLS": "0",
-        "EMAIL_USE_SSL": "0",
-        "EMAIL_TIMEOUT": "5",
-    }
-    with celery_worker(extra_env=env):
-        yield
+def worker(mail_worker) -> None:
+    """The shared mailing worker (tests.support.smtp), under this file's name for it."""
 
 
 def test_a_leaked_token_dies_and_its_owner_and_admins_are_emailed_where(

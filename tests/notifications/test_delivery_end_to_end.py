@@ -5,22 +5,18 @@ this process (aiosmtpd) through EMAIL_HOST/EMAIL_PORT, with the retry backoff sh
 outage test fits in seconds.
 """
 
-import email
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Notification
 from notifications.services import queue_notification
 from notifications.tasks import send_notification, sweep_outbox
-from tests.conftest import require
-from tests.support.worker import celery_worker, wait_for
+from tests.support.smtp import SmtpServer, mailing_worker
+from tests.support.worker import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,79 +28,18 @@ CONTEXT = {
 }
 
 
-class Inbox:
-    """What the SMTP server accepted: one parsed message per DATA."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        with self._lock:
-            self.messages.append(email.message_from_bytes(envelope.original_content))
-        return "250 Message accepted for delivery"
-
-    def message_ids(self) -> list[str]:
-        with self._lock:
-            return [message["Message-ID"] for message in self.messages]
-
-
-class SmtpServer:
-    """An aiosmtpd server on 127.0.0.1 that can be stopped and started on the same port."""
-
-    def __init__(self) -> None:
-        self.inbox = Inbox()
-        self.port = _free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def worker(smtp: SmtpServer, redis_client) -> Iterator[None]:
-    """A real worker, on Redis as its broker and PostgreSQL shared with the tests."""
-    require(
-        connection.vendor == "postgresql",
-        "needs DATABASE_URL on PostgreSQL (shared with the worker)",
-    )
-    from portal.celery import app
-
-    app.control.purge()  # tasks a previous run left behind point at rows of another database
+    """The shared mailing worker, with the retry backoff shortened so an outage fits in
+    seconds."""
     env = {
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "EMAIL_USE_TLS": "0",
-        "EMAIL_USE_SSL": "0",
-        "EMAIL_TIMEOUT": "5",
         "NOTIFICATION_RETRY_BASE_SECONDS": "1",
         "NOTIFICATION_RETRY_MAX_SECONDS": "2",
         "NOTIFICATION_MAX_ATTEMPTS": "20",
         "NOTIFICATION_SENDING_TIMEOUT_SECONDS": "60",
         "NOTIFICATION_QUEUED_GRACE_SECONDS": "1",
     }
-    # The context manager terminates (then kills) the worker and reaps it, whatever happens.
-    with celery_worker(extra_env=env):
+    with mailing_worker(smtp, env):
         yield
 
 
