@@ -6,4 +6,12 @@ usage and anomaly lists) without a lower app importing a higher one. Django's au
 imports this package; importing the modules registers their ModelAdmins.
 """
 
-from portal.admin import accounts, fleet, members, notifications, telemetry, tokens  # noqa: F401
+from portal.admin import (  # noqa: F401
+    accounts,
+    audit_chain,
+    fleet,
+    members,
+    notifications,
+    telemetry,
+    tokens,
+)
