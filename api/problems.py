@@ -79,6 +79,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         403, "Insufficient scope", "The token lacks the scope the operation needs."
     ),
     "permission_denied": ProblemType(403, "Permission denied", "The operation is not allowed."),
+    "admin_token_required": ProblemType(
+        403,
+        "Organisation admin's token required",
+        "The audit log (`audit:read`) is for organisation admins' tokens; this token's owner "
+        "is not an admin of its organisation (any more).",
+    ),
     "not_found": ProblemType(
         404,
         "Not found",

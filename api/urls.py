@@ -5,6 +5,7 @@ from api import problems
 from api.converters import IdConverter, SerialConverter
 from api.views import (
     alarms,
+    audit,
     credentials,
     fleet,
     maintenance,
@@ -40,6 +41,7 @@ v1 = [
         name="alarm-acknowledge",
     ),
     path("maintenance", maintenance.MaintenanceList.as_view(), name="maintenance"),
+    path("audit-events", audit.AuditEventList.as_view(), name="audit-events"),
     path("token", token.TokenDetail.as_view(), name="token"),
     path("token/rotate", token.TokenRotate.as_view(), name="token-rotate"),
     path("credentials/revoke", credentials.LeakReport.as_view(), name="credentials-revoke"),

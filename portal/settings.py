@@ -372,6 +372,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "Alarms", "description": "Alarms and their acknowledgement."},
         {"name": "Maintenance", "description": "Maintenance records."},
         {"name": "Token", "description": "The calling token: inspect, rotate, revoke."},
+        {
+            "name": "Audit log",
+            "description": "Your organisation's audit log and its hash chain (`audit:read`, "
+            "organisation admins' tokens only).",
+        },
         {"name": "Security", "description": "Reporting leaked tokens (no authentication)."},
     ],
     # Swagger UI keeps an entered token in memory only (no persistAuthorization).
