@@ -91,7 +91,9 @@ class AuditEventOut(serializers.ModelSerializer):
         ]
 
     @extend_schema_field(
-        serializers.CharField(help_text="UTC, always six fraction digits: 2026-05-01T12:00:00.000000Z")
+        serializers.CharField(
+            help_text="UTC, always six fraction digits: 2026-05-01T12:00:00.000000Z"
+        )
     )
     def get_created_at(self, event: AuditEvent) -> str:
         return audit_chain.format_time(event.created_at)

@@ -206,7 +206,9 @@ class NewTokenForm(forms.Form):
         scopes = self.fields["scopes"]
         if not is_admin:
             # Not offered at all (audit:read): a member could never hold it, even by policy.
-            scopes.choices = [c for c in scopes.choices if c[0] not in scope_rules.ADMIN_ONLY_SCOPES]
+            scopes.choices = [
+                c for c in scopes.choices if c[0] not in scope_rules.ADMIN_ONLY_SCOPES
+            ]
         scopes.widget = ScopeCheckboxes(admin_only=self.admin_only, choices=scopes.choices)
         self.fields["terminals"].choices = [(t.pk, f"{t.code} · {t.name}") for t in terminals]
         self.fields[

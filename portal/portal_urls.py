@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, findings, members, organization, tokens
+from portal.views import account, audit_export, auth, findings, members, organization, tokens
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -40,6 +40,7 @@ urlpatterns = [
     path("orgs/<slug:slug>/tokens/", organization.organization_tokens, name="org_tokens"),
     path("orgs/<slug:slug>/policy/", organization.organization_policy, name="org_policy"),
     path("orgs/<slug:slug>/audit/", organization.organization_audit, name="org_audit"),
+    path("orgs/<slug:slug>/audit.csv", audit_export.organization_audit_csv, name="org_audit_csv"),
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
     # People: the members page, invitations, roles, removing and leaving
     path("orgs/<slug:slug>/members/", members.members, name="org_members"),

@@ -308,7 +308,10 @@ def test_the_audit_chain_migration_links_existing_events_in_order_per_chain(exec
     ).apps
     old_org = old_apps.get_model("portal", "Organization")
     old_event = old_apps.get_model("tokens", "AuditEvent")
-    orgs = [old_org.objects.create(name=f"Port {n}", slug=f"port-{n}", api_access="production") for n in range(2)]
+    orgs = [
+        old_org.objects.create(name=f"Port {n}", slug=f"port-{n}", api_access="production")
+        for n in range(2)
+    ]
     ids = []
     for n, organization in enumerate([orgs[0], orgs[1], None, orgs[0], None, orgs[0]]):
         event = old_event.objects.create(

@@ -115,8 +115,8 @@ def link_events(events: Sequence[Any], *, head_model: type[Model]) -> list[Any]:
     Must run in the transaction that inserts them (the head locks are held until it ends).
     Heads are locked in key order so two multi-chain writers cannot deadlock.
     """
-    connection_in_atomic = transaction.get_connection().in_atomic_block
-    assert connection_in_atomic, "link_events needs the inserting transaction"
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("link_events needs the inserting transaction")
     by_chain: dict[str, list[Any]] = {}
     for event in events:
         _normalise(event)

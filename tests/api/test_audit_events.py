@@ -4,6 +4,7 @@ organisation's audit log, filtered and cursor-paged; nobody else does."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from datetime import timedelta
 
@@ -66,7 +67,7 @@ def test_each_event_verifies_from_the_json_alone(admin_client, org):
     record(org, note="Grüße", nested={"b": [1, 2.5], "a": None})
     results = admin_client.get(URL).json()["results"]
     assert len(results) == 2
-    for newer, older in zip(results, results[1:]):
+    for newer, older in itertools.pairwise(results):
         assert newer["prev_hash"] == older["hash"]
     assert results[-1]["seq"] == 1 and results[-1]["prev_hash"] == "0" * 64
     for event in results:
@@ -89,6 +90,7 @@ def test_filters_narrow_the_log(admin_client, org):
     assert actions("action=token.revoked,user.login") == ["user.login", "token.revoked"]
     assert actions("actor=ada@rotterdam.example") == ["user.login", "token.revoked"]
     assert actions("token_prefix=qgp_ZzZ9") == ["token.created"]
+
     def moment(delta: timedelta) -> str:
         return (base + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -188,7 +190,7 @@ def test_a_sandbox_token_reads_no_production_events(issue, org_admin, api_client
 
 
 def test_a_page_is_two_queries_whatever_its_length(admin_client, org, owner):
-    for n in range(30):
+    for _n in range(30):
         token_services.record_audit_event(
             action="user.login", actor=Actor.for_user(owner, ip="192.0.2.9"), organization=org
         )

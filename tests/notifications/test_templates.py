@@ -69,6 +69,15 @@ MEMBER_CONTEXT = {
         "left_themselves": False,
     },
 }
+# What tokens.services.chain passes to ops (issue 18): no token, no organisation member.
+MEMBER_CONTEXT["audit_chain_broken"] = {
+    "chain": "org:7",
+    "event_id": 4242,
+    "seq": 17,
+    "problem": "hash does not match the event's contents",
+    "events_checked": 16,
+    "admin_url": "/admin/tokens/auditchainbreak/",
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys()]
 

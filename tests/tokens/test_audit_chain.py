@@ -5,6 +5,7 @@ and concurrent writers never fork a chain."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from datetime import UTC, timedelta
@@ -68,9 +69,7 @@ def test_the_hash_is_sha256_of_the_documented_canonical_json(org):
         "actor_label": "test",
         "actor_token_id": None,
         "actor_user_id": None,
-        "created_at": event.created_at.astimezone(UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ"
-        ),
+        "created_at": event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "details": {"n": 1, "note": "Grüße"},
         "ip": None,
         "organization_id": org.id,
@@ -101,7 +100,7 @@ def test_what_the_database_gives_back_hashes_the_same(org, owner):
 
 
 def test_bulk_writes_and_direct_creates_join_the_chain_too(org, issue, owner):
-    token = issue(owner, expires_at=timezone.now() + timedelta(days=1)).token
+    issue(owner, expires_at=timezone.now() + timedelta(days=1))
     AuditEvent.objects.create(
         action=AuditEvent.Action.USER_LOGIN, actor_kind="system", organization=org
     )
@@ -109,7 +108,7 @@ def test_bulk_writes_and_direct_creates_join_the_chain_too(org, issue, owner):
     events = list(AuditEvent.objects.filter(organization=org).order_by("chain_seq"))
     assert [e.action for e in events] == ["token.created", "user.login", "token.expired"]
     assert [e.chain_seq for e in events] == [1, 2, 3]
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(events))
     assert chain_services.verify_chain(events[0].chain).ok
 
 
@@ -235,9 +234,9 @@ def test_concurrent_writers_never_fork_a_chain():
     for key in (f"org:{org.id}", "platform"):
         head = AuditChainHead.objects.get(key=key)
         seqs = list(
-            AuditEvent.objects.filter(chain=head).order_by("chain_seq").values_list(
-                "chain_seq", flat=True
-            )
+            AuditEvent.objects.filter(chain=head)
+            .order_by("chain_seq")
+            .values_list("chain_seq", flat=True)
         )
         assert seqs == list(range(1, writers * per_writer + 1))
         report = chain_services.verify_chain(head)
