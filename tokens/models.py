@@ -23,7 +23,7 @@ class TokenPolicy(models.Model):
     max_lifetime_days = models.PositiveIntegerField(default=90)
     allow_no_expiry = models.BooleanField(default=False)
     member_scopes = models.JSONField(
-        default=scope_rules.all_scopes,
+        default=scope_rules.member_scopes,
         help_text="Scopes members may grant. Organisation admins may grant every scope.",
     )
     require_ip_allowlist = models.BooleanField(default=False)

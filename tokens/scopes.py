@@ -36,6 +36,11 @@ DESCRIPTIONS: dict[str, str] = {
 ADMIN_ONLY_SCOPES: frozenset[str] = frozenset({Scope.AUDIT_READ})
 MEMBER_SCOPES: tuple[str, ...] = tuple(s for s in ALL_SCOPES if s not in ADMIN_ONLY_SCOPES)
 
+
+def member_scopes() -> list[str]:
+    """A new policy's default: members may grant every scope a member can hold."""
+    return list(MEMBER_SCOPES)
+
 # Resource -> (read scope, write scope or None), in the order the portal shows them.
 RESOURCES: dict[str, tuple[str, str | None]] = {
     "fleet": (Scope.FLEET_READ, None),
