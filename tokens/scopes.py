@@ -41,6 +41,7 @@ def member_scopes() -> list[str]:
     """A new policy's default: members may grant every scope a member can hold."""
     return list(MEMBER_SCOPES)
 
+
 # Resource -> (read scope, write scope or None), in the order the portal shows them.
 RESOURCES: dict[str, tuple[str, str | None]] = {
     "fleet": (Scope.FLEET_READ, None),

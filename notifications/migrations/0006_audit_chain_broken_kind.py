@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0005_token_decision_kind'),
+        ("notifications", "0005_token_decision_kind"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('token_created', 'Token created'), ('token_expiring', 'Token expires soon'), ('token_expired', 'Token expired'), ('token_revoked', 'Token revoked'), ('token_regenerated', 'Token regenerated'), ('token_leaked', 'Leaked token reported and revoked'), ('token_in_url', 'Token sent in a URL'), ('anomaly', 'Anomaly found'), ('password_changed', 'Password changed'), ('member_invited', 'Invited to an organisation'), ('member_joined', 'Member joined an organisation'), ('member_removed', 'Member removed or left'), ('token_decision', 'Token request approved or denied'), ('audit_chain_broken', 'Audit chain broken (to ops)')], max_length=24),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("token_created", "Token created"),
+                    ("token_expiring", "Token expires soon"),
+                    ("token_expired", "Token expired"),
+                    ("token_revoked", "Token revoked"),
+                    ("token_regenerated", "Token regenerated"),
+                    ("token_leaked", "Leaked token reported and revoked"),
+                    ("token_in_url", "Token sent in a URL"),
+                    ("anomaly", "Anomaly found"),
+                    ("password_changed", "Password changed"),
+                    ("member_invited", "Invited to an organisation"),
+                    ("member_joined", "Member joined an organisation"),
+                    ("member_removed", "Member removed or left"),
+                    ("token_decision", "Token request approved or denied"),
+                    ("audit_chain_broken", "Audit chain broken (to ops)"),
+                ],
+                max_length=24,
+            ),
         ),
     ]

@@ -14,8 +14,18 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="AuditChainHead",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("key", models.CharField(help_text='"org:<id>" or "platform"', max_length=32, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text='"org:<id>" or "platform"', max_length=32, unique=True
+                    ),
+                ),
                 ("seq", models.PositiveBigIntegerField(default=0, help_text="Events in the chain")),
                 ("hash", models.CharField(blank=True, max_length=64)),
                 (

@@ -6,25 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0014_audit_chain_required'),
+        ("tokens", "0014_audit_chain_required"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainBreak',
+            name="AuditChainBreak",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('found_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('event_id', models.BigIntegerField(blank=True, help_text='The first broken event', null=True)),
-                ('seq', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('problem', models.CharField(max_length=200)),
-                ('events_checked', models.PositiveBigIntegerField(default=0)),
-                ('chain', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='breaks', to='tokens.auditchainhead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "found_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "event_id",
+                    models.BigIntegerField(
+                        blank=True, help_text="The first broken event", null=True
+                    ),
+                ),
+                ("seq", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("problem", models.CharField(max_length=200)),
+                ("events_checked", models.PositiveBigIntegerField(default=0)),
+                (
+                    "chain",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="breaks",
+                        to="tokens.auditchainhead",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-found_at', '-id'],
+                "ordering": ["-found_at", "-id"],
             },
         ),
     ]

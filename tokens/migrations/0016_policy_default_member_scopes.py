@@ -5,15 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0015_audit_chain_break'),
+        ("tokens", "0015_audit_chain_break"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tokenpolicy',
-            name='member_scopes',
-            field=models.JSONField(default=tokens.scopes.member_scopes, help_text='Scopes members may grant. Organisation admins may grant every scope.'),
+            model_name="tokenpolicy",
+            name="member_scopes",
+            field=models.JSONField(
+                default=tokens.scopes.member_scopes,
+                help_text="Scopes members may grant. Organisation admins may grant every scope.",
+            ),
         ),
     ]
