@@ -77,3 +77,22 @@ def test_the_audit_page_shows_the_chain_head_and_the_download_link(client, sign_
     text = html.content.decode()
     assert head.hash in text and f"event <strong>{head.seq}</strong>" in text
     assert reverse("org_audit_csv", args=[org.slug]) + "?action=user.login" in text
+
+
+def test_audit_read_is_offered_to_admins_only_on_the_new_token_page(
+    client, sign_in, owner, org_admin, new_token_data
+):
+    from tokens.models import PersonalAccessToken
+
+    assert (
+        'value="audit:read"'
+        not in sign_in(client, owner).get(reverse("token_new")).content.decode()
+    )
+    response = client.post(reverse("token_new"), new_token_data(scopes=["audit:read"]))
+    assert response.status_code == 400 or "audit:read" in response.content.decode()
+    assert not PersonalAccessToken.objects.filter(owner=owner).exists()
+    client.logout()
+    html = sign_in(client, org_admin).get(reverse("token_new")).content.decode()
+    assert 'value="audit:read"' in html
+    client.post(reverse("token_new"), new_token_data(scopes=["audit:read"]))
+    assert PersonalAccessToken.objects.get(owner=org_admin).scopes == ["audit:read"]
