@@ -87,6 +87,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "organisation admin requests production access in the portal (Organisation → API "
         "access); until then use a sandbox token (qgs_).",
     ),
+    "admin_token_required": ProblemType(
+        403,
+        "Organisation admin's token required",
+        "The audit log (`audit:read`) is for organisation admins' tokens; this token's owner "
+        "is not an admin of its organisation (any more).",
+    ),
     "not_found": ProblemType(
         404,
         "Not found",

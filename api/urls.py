@@ -6,6 +6,7 @@ from api.converters import IdConverter, SerialConverter
 from api.views import (
     alarms,
     changelog,
+    audit,
     credentials,
     fleet,
     maintenance,
@@ -41,6 +42,7 @@ v1 = [
         name="alarm-acknowledge",
     ),
     path("maintenance", maintenance.MaintenanceList.as_view(), name="maintenance"),
+    path("audit-events", audit.AuditEventList.as_view(), name="audit-events"),
     path("token", token.TokenDetail.as_view(), name="token"),
     path("token/rotate", token.TokenRotate.as_view(), name="token-rotate"),
     path("credentials/revoke", credentials.LeakReport.as_view(), name="credentials-revoke"),

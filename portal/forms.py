@@ -225,6 +225,11 @@ class NewTokenForm(forms.Form):
         allowed = scope_rules.grantable(policy.member_scopes, admin=is_admin)
         self.admin_only = frozenset(set(scope_rules.ALL_SCOPES) - set(allowed))
         scopes = self.fields["scopes"]
+        if not is_admin:
+            # Not offered at all (audit:read): a member could never hold it, even by policy.
+            scopes.choices = [
+                c for c in scopes.choices if c[0] not in scope_rules.ADMIN_ONLY_SCOPES
+            ]
         scopes.widget = ScopeCheckboxes(admin_only=self.admin_only, choices=scopes.choices)
         self.fields["terminals"].choices = [(t.pk, f"{t.code} · {t.name}") for t in terminals]
         self.fields[
@@ -282,6 +287,8 @@ class NewTokenForm(forms.Form):
         options = {str(w.data["value"]): w for w in self["scopes"]}
         rows = []
         for resource, (read, write) in scope_rules.RESOURCES.items():
+            if read not in options:
+                continue  # a scope this person is not offered
             rows.append(
                 {
                     "resource": resource,
@@ -396,9 +403,9 @@ class PolicyForm(forms.Form):
     member_scopes = forms.MultipleChoiceField(
         label="Scopes members may grant",
         required=False,
-        choices=[(scope, scope) for scope in scope_rules.ALL_SCOPES],
+        choices=[(scope, scope) for scope in scope_rules.MEMBER_SCOPES],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Organisation admins may grant every scope.",
+        help_text="Organisation admins may grant every scope; audit:read only they may.",
     )
     require_ip_allowlist = forms.BooleanField(
         label="Require an IP allow-list on every new token", required=False

@@ -4,6 +4,7 @@ from django.urls import path
 from portal.views import (
     account,
     api_access,
+    audit_export,
     auth,
     findings,
     members,
@@ -71,6 +72,7 @@ urlpatterns = [
         requests.organization_request,
         name="org_request",
     ),
+    path("orgs/<slug:slug>/audit.csv", audit_export.organization_audit_csv, name="org_audit_csv"),
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
     path("orgs/<slug:slug>/api-access/", api_access.api_access, name="org_api_access"),
     path(

@@ -343,6 +343,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "tokens-revoke-unused": {"task": "tokens.revoke_unused_tokens", "schedule": 3600.0},
     "tokens-expiry-notices": {"task": "tokens.send_expiry_notices", "schedule": 3600.0},
+    # Issue 18: walk every audit hash chain once a day; a broken one is recorded and emailed.
+    "tokens-check-audit-chains": {"task": "tokens.check_audit_chains", "schedule": 86400.0},
     # API: forget Idempotency-Key answers after their 24 hours.
     "api-purge-idempotency-records": {"task": "api.purge_idempotency_records", "schedule": 3600.0},
     # GitHub's secret-scanning keys, when SECRET_SCANNING_GITHUB_KEYS_URL is set.
@@ -393,6 +395,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "Alarms", "description": "Alarms and their acknowledgement."},
         {"name": "Maintenance", "description": "Maintenance records."},
         {"name": "Token", "description": "The calling token: inspect, rotate, revoke."},
+        {
+            "name": "Audit log",
+            "description": "Your organisation's audit log and its hash chain (`audit:read`, "
+            "organisation admins' tokens only).",
+        },
         {"name": "Security", "description": "Reporting leaked tokens (no authentication)."},
     ],
     # Swagger UI keeps an entered token in memory only (no persistAuthorization).

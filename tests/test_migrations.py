@@ -289,3 +289,65 @@ def assert_rows_kept(rows, before, selection, permissions) -> None:
     assert Permission.objects.filter(
         pk=permissions["view"], group__name="Ops", codename="view_terminal"
     ).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_audit_chain_migration_links_existing_events_in_order_per_chain(executor):
+    """tokens/0013: events written before the chain existed get seq, prev_hash and hash in
+    id order per organisation (and one platform chain); the append-only trigger is back on."""
+    from django.db import DatabaseError, transaction
+
+    from tokens import audit_chain
+    from tokens.models import AuditChainHead, AuditEvent
+    from tokens.services import chain as chain_services
+
+    before_chain = [("tokens", "0011_audit_actions_of_approval_and_access")]
+    executor = migrate(before_chain)
+    old_apps = executor.loader.project_state(
+        [*before_chain, ("portal", "0003_organization_api_access")]
+    ).apps
+    old_org = old_apps.get_model("portal", "Organization")
+    old_event = old_apps.get_model("tokens", "AuditEvent")
+    orgs = [
+        old_org.objects.create(name=f"Port {n}", slug=f"port-{n}", api_access="production")
+        for n in range(2)
+    ]
+    ids = []
+    for n, organization in enumerate([orgs[0], orgs[1], None, orgs[0], None, orgs[0]]):
+        event = old_event.objects.create(
+            created_at=WHEN - dt.timedelta(minutes=n),  # out of time order: id order wins
+            actor_kind="system",
+            actor_label="before the chain",
+            action="policy.changed",
+            organization=organization,
+            ip="2001:db8::7" if n == 1 else None,
+            details={"n": n, "ü": [1.5, None]},
+        )
+        ids.append(event.pk)
+
+    migrate(latest(MigrationExecutor(connection)))
+    first = AuditChainHead.objects.get(key=f"org:{orgs[0].pk}")
+    assert list(
+        AuditEvent.objects.filter(chain=first).order_by("chain_seq").values_list("id", "chain_seq")
+    ) == [(ids[0], 1), (ids[3], 2), (ids[5], 3)]
+    assert AuditChainHead.objects.get(key="platform").seq == 2
+    assert AuditChainHead.objects.get(key=f"org:{orgs[1].pk}").seq == 1
+    reports = list(chain_services.verify_chains())
+    assert len(reports) == 3 and all(report.ok for report in reports), reports
+    assert AuditEvent.objects.get(pk=ids[0]).prev_hash == audit_chain.GENESIS
+
+    # New events carry on from the backfilled head.
+    from tokens import services
+    from tokens.actors import Actor
+
+    later = services.record_audit_event(
+        action="policy.changed", actor=Actor.system(), organization_id=orgs[0].pk
+    )
+    assert (later.chain_seq, later.prev_hash) == (4, first.hash)
+    if connection.vendor == "postgresql":
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("UPDATE tokens_auditevent SET action = 'x' WHERE id = %s", [ids[0]])

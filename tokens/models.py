@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization, User
 from fleet.models import Terminal
+from tokens import audit_chain
 from tokens import scopes as scope_rules
 from tokens.allowlist import ip_allowed
 
@@ -22,7 +23,7 @@ class TokenPolicy(models.Model):
     max_lifetime_days = models.PositiveIntegerField(default=90)
     allow_no_expiry = models.BooleanField(default=False)
     member_scopes = models.JSONField(
-        default=scope_rules.all_scopes,
+        default=scope_rules.member_scopes,
         help_text="Scopes members may grant. Organisation admins may grant every scope.",
     )
     require_ip_allowlist = models.BooleanField(default=False)
@@ -284,7 +285,29 @@ class TokenSecret(models.Model):
         return self.token.revoked_at is None and self.accepted_at(moment)
 
 
+class AuditChainHead(models.Model):
+    """The end of one audit chain (an organisation's, or "platform"): its last seq and hash.
+    Writers lock this row to append, so a chain cannot fork; customers note `hash` + `seq`."""
+
+    key = models.CharField(max_length=32, unique=True, help_text='"org:<id>" or "platform"')
+    organization = models.OneToOneField(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0, help_text="Events in the chain")
+    hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.seq}"
+
+
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Every insert joins its chain, bulk ones too (expire_due_tokens)."""
+        events = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            audit_chain.link_events(events, head_model=AuditChainHead)
+            return super().bulk_create(events, *args, **kwargs)
+
     def update(self, **kwargs):
         raise PermissionError("The audit log is append-only")
 
@@ -378,6 +401,11 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # Tamper evidence (tokens.audit_chain): set on insert, under the chain head's lock.
+    chain = models.ForeignKey(AuditChainHead, on_delete=models.PROTECT, related_name="+")
+    chain_seq = models.PositiveBigIntegerField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -389,6 +417,10 @@ class AuditEvent(models.Model):
             # Ops search the log by address during an incident; a rare address must be quick.
             models.Index(fields=["ip", "-created_at"]),
         ]
+        constraints = [
+            # The chain cannot fork: one event per position, whatever a writer does.
+            models.UniqueConstraint(fields=["chain", "chain_seq"], name="audit_chain_position")
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} by {self.actor_label or self.actor_kind}"
@@ -396,7 +428,9 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:
             raise PermissionError("The audit log is append-only")
-        super().save(*args, **kwargs)
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+            audit_chain.link_events([self], head_model=AuditChainHead)
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only")
@@ -449,3 +483,21 @@ class ProductionAccessRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state == self.State.OPEN
+
+
+class AuditChainBreak(models.Model):
+    """A broken audit chain found by the daily check (tokens.services.chain), for ops to see
+    in the admin. One row per chain per day it is found broken."""
+
+    found_at = models.DateTimeField(default=timezone.now, db_index=True)
+    chain = models.ForeignKey(AuditChainHead, on_delete=models.PROTECT, related_name="breaks")
+    event_id = models.BigIntegerField(null=True, blank=True, help_text="The first broken event")
+    seq = models.PositiveBigIntegerField(null=True, blank=True)
+    problem = models.CharField(max_length=200)
+    events_checked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.chain.key} broken at seq {self.seq}: {self.problem}"

@@ -1,10 +1,18 @@
 """Reads with tenancy built in: what a person may see of tokens and the audit log."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db.models import Q
 from django.http import Http404
 
 from accounts.models import Membership, Organization, User
+from tokens import audit_chain
 from tokens.models import AuditEvent, AuditEventQuerySet, PersonalAccessToken, TokenQuerySet
+
+if TYPE_CHECKING:
+    from tokens.cache import TokenState
 
 
 def membership_of(user: User, organization: Organization) -> Membership | None:
@@ -50,3 +58,23 @@ def audit_events_visible_to(user: User, organization: Organization) -> AuditEven
     if not Membership.objects.filter(user=user, organization=organization).exists():
         return AuditEvent.objects.none()
     return AuditEvent.objects.for_org(organization).select_related("actor_user", "token")
+
+
+def speaks_for_an_admin(token: TokenState) -> bool:
+    """The one rule for admin-only scopes (audit:read): may this token act with its
+    organisation's admin authority right now? Today: its owner is an admin of the token's
+    organisation (checked per request, so a demoted admin's token loses it at once). Service
+    tokens, when they exist, are the other case that belongs here."""
+    return Membership.objects.filter(
+        user_id=token.owner_id, organization_id=token.organization_id, role=Membership.Role.ADMIN
+    ).exists()
+
+
+def audit_events_for_token(token: TokenState) -> AuditEventQuerySet:
+    """The token's organisation's audit log; nothing for a sandbox token (it reads no
+    production rows)."""
+    if token.kind != PersonalAccessToken.Kind.PRODUCTION:
+        return AuditEvent.objects.none()
+    # The chain key as well: the API reads in chain order, which the (chain, seq) index serves.
+    key = audit_chain.chain_key(token.organization_id)
+    return AuditEvent.objects.filter(organization_id=token.organization_id, chain__key=key)

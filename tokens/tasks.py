@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from tokens import expiry, services
+from tokens.services import chain as audit_chains
 
 
 @shared_task(name="tokens.expire_due_tokens", ignore_result=True)
@@ -26,3 +27,9 @@ def revoke_unused_tokens_task() -> int:
 @shared_task(name="tokens.send_expiry_notices", ignore_result=True)
 def send_expiry_notices_task() -> int:
     return expiry.send_expiry_notices()
+
+
+@shared_task(name="tokens.check_audit_chains", ignore_result=True)
+def check_audit_chains_task() -> int:
+    """Issue 18: the daily walk of every audit chain; ops hear of a broken one."""
+    return len(audit_chains.check_audit_chains())

@@ -10,6 +10,7 @@ from portal.admin import (  # noqa: F401
     access,
     accounts,
     changelog,
+    audit_chain,
     fleet,
     members,
     notifications,

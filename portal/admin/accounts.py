@@ -166,11 +166,12 @@ class TokenPolicyForm(forms.ModelForm):
     member_scopes = forms.MultipleChoiceField(
         choices=[
             (scope, f"{scope} — {scope_rules.DESCRIPTIONS[scope]}")
-            for scope in scope_rules.ALL_SCOPES
+            for scope in scope_rules.MEMBER_SCOPES
         ],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Scopes members may grant. Organisation admins may grant every scope.",
+        help_text="Scopes members may grant. Organisation admins may grant every scope "
+        "(audit:read only they may).",
     )
 
     class Meta:

@@ -277,6 +277,9 @@ class AuditEventAdmin(PastedSecretRedirectMixin, ReadOnlyAdminMixin, LargeTableA
         "ip",
         "user_agent",
         "pretty_details",
+        "chain_seq",
+        "prev_hash",
+        "hash",
     ]
     readonly_fields = fields
 

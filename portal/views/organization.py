@@ -21,6 +21,7 @@ from tokens import services
 from tokens.actors import Actor
 from tokens.exceptions import TokenError
 from tokens.selectors import audit_events_visible_to
+from tokens.services import chain as chain_services
 
 
 def membership_or_404(request: HttpRequest, slug: str, *, admin: bool = False) -> Membership:
@@ -134,6 +135,8 @@ def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
         "page": paginate(request, events),
         "query": query_without_page(request),
         "actors": selectors.member_emails(organization),
+        # Issue 18: what a customer notes to check later that nothing was changed since.
+        "chain_head": chain_services.chain_head_for(organization),
         "tab": "audit",
     }
     return render(request, "portal/org_audit.html", context)

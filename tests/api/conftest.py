@@ -15,7 +15,7 @@ from tests.api.factories import make_alarm, make_maintenance, make_spreader, mak
 from tokens import cache as token_cache
 from tokens import services
 from tokens.actors import Actor
-from tokens.scopes import ALL_SCOPES
+from tokens.scopes import MEMBER_SCOPES
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def issue(org) -> Callable[..., services.IssuedToken]:
 
     def _issue(owner, **fields) -> services.IssuedToken:
         fields.setdefault("name", f"token {next(_token_numbers)}")
-        fields.setdefault("scopes", list(ALL_SCOPES))
+        fields.setdefault("scopes", list(MEMBER_SCOPES))
         fields.setdefault("organization", org)
         fields.setdefault("actor", Actor.for_user(owner, ip="192.0.2.1", user_agent="pytest"))
         return services.issue_token(owner=owner, **fields)
@@ -98,7 +98,7 @@ def api_client() -> Callable[[str | None], APIClient]:
 
 @pytest.fixture
 def issued(issue, owner) -> services.IssuedToken:
-    """A token with every scope, on every terminal of `org`."""
+    """A token with every scope a member may hold, on every terminal of `org`."""
     return issue(owner, name="partner sync")
 
 

@@ -127,13 +127,19 @@ def test_every_operation_has_its_samples(live_server, settings):
 
 @pytest.mark.skipif(not shutil.which("node"), reason="needs Node.js for the fetch samples")
 def test_every_sample_runs_against_the_live_server(
-    sample_world, live_server, issue, owner, tmp_path
+    sample_world, live_server, issue, owner, org_admin, tmp_path
 ):
     schema = fetch_schema(live_server)
     ran = 0
     for path, method, operation in operations(schema):
         for sample in operation["x-codeSamples"]:
-            token = issue(owner, name=f"sample {ran}").secret
+            # The audit log is for an organisation admin's token with audit:read (issue 18).
+            audit = path.endswith("/audit-events")
+            token = issue(
+                org_admin if audit else owner,
+                name=f"sample {ran}",
+                **({"scopes": ["audit:read"]} if audit else {}),
+            ).secret
             extra = header_values(sample["source"], sample_world)
             result = run(sample, token=token, extra_env=extra, tmp_path=tmp_path)
             where = f"{sample['label']} of {method.upper()} {path}:\n{sample['source']}\n"

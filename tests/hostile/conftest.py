@@ -14,7 +14,7 @@ from tests.api.factories import make_alarm, make_maintenance, make_spreader, mak
 from tokens import cache as token_cache
 from tokens import services
 from tokens.actors import Actor
-from tokens.scopes import ALL_SCOPES
+from tokens.scopes import MEMBER_SCOPES
 
 _numbers = itertools.count(1)
 
@@ -74,7 +74,7 @@ def new_secret(org, owner) -> Callable[..., str]:
     """new_secret(**token settings) -> the secret of a fresh token with every scope."""
 
     def _new_secret(**fields) -> str:
-        fields.setdefault("scopes", list(ALL_SCOPES))
+        fields.setdefault("scopes", list(MEMBER_SCOPES))
         return services.issue_token(
             owner=owner,
             organization=org,

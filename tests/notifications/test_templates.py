@@ -158,6 +158,15 @@ TWO_FACTOR_CONTEXT = {
         "security_url": "/account/security/",
     },
 }
+# What tokens.services.chain passes to ops (issue 18): no token, no organisation member.
+MEMBER_CONTEXT["audit_chain_broken"] = {
+    "chain": "org:7",
+    "event_id": 4242,
+    "seq": 17,
+    "problem": "hash does not match the event's contents",
+    "events_checked": 16,
+    "admin_url": "/admin/tokens/auditchainbreak/",
+}
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [
     kind

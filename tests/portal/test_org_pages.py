@@ -162,8 +162,9 @@ def test_the_audit_log_is_paginated_with_a_fixed_query_count(
         services.record_audit_event(action="policy.changed", actor=actor, organization=org)
     sign_in(client, member)
     url = reverse("org_audit", args=[org.slug])
-    # session, user, membership, membership check, count, page of events, member emails
-    with django_assert_num_queries(7):
+    # session, user, membership, membership check, count, page of events, member emails,
+    # the audit chain head (issue 18)
+    with django_assert_num_queries(8):
         first = client.get(url)
     assert len(first.context["page"]) == 50 and "Older →" in first.content.decode()
     second = client.get(url, {"page": 2})
