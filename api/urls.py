@@ -5,8 +5,8 @@ from api import problems
 from api.converters import IdConverter, SerialConverter
 from api.views import (
     alarms,
-    changelog,
     audit,
+    changelog,
     credentials,
     fleet,
     maintenance,

@@ -9,8 +9,8 @@ imports this package; importing the modules registers their ModelAdmins.
 from portal.admin import (  # noqa: F401
     access,
     accounts,
-    changelog,
     audit_chain,
+    changelog,
     fleet,
     members,
     notifications,
