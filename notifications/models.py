@@ -22,6 +22,7 @@ class Notification(models.Model):
         MEMBER_JOINED = "member_joined", "Member joined an organisation"
         MEMBER_REMOVED = "member_removed", "Member removed or left"
         TOKEN_DECISION = "token_decision", "Token request approved or denied"
+        SERVICE_CONTACT_NEEDED = "service_contact_needed", "Service account needs a new contact"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

@@ -280,7 +280,10 @@ def _secret_rows():
     policy_rate = TokenPolicy.objects.filter(
         organization_id=OuterRef("token__organization_id")
     ).values("default_rate_limit_per_hour")[:1]
-    return TokenSecret.objects.select_related("token__organization").annotate(
+    # The owner and the service account ride along in the one lookup (issue 17: "owner").
+    return TokenSecret.objects.select_related(
+        "token__organization", "token__owner", "token__service_account"
+    ).annotate(
         terminal_ids=Subquery(terminal_ids),
         terminal_codes=Subquery(terminal_codes),
         policy_rate=Subquery(policy_rate),
@@ -322,6 +325,8 @@ def _state_of(row: TokenSecret) -> TokenState:
         pending=token.is_pending,
         kind=token.kind,
         org_access=token.organization.api_access,
+        service_account_name=token.service_account.name if token.service_account_id else "",
+        owner_email=token.owner.email,
     )
 
 

@@ -73,6 +73,10 @@ class TokenState:
     # check costs no query and no round trip. set_api_access forgets the org's states.
     kind: str = "production"
     org_access: str = "production"
+    # Issue 17: who the token belongs to, for GET /api/v1/token: a service account's name
+    # ("" for a personal token) and the owner's email (the creator, for a service token).
+    service_account_name: str = ""
+    owner_email: str = ""
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -80,6 +84,13 @@ class TokenState:
     @property
     def effective_scopes(self) -> frozenset[str]:
         return scope_rules.effective(self.scopes)
+
+    @property
+    def owner(self) -> dict[str, str]:
+        """Who the token belongs to, as GET /api/v1/token says it."""
+        if self.service_account_name:
+            return {"type": "service_account", "name": self.service_account_name}
+        return {"type": "user", "email": self.owner_email}
 
     def has_scope(self, needed: str) -> bool:
         return needed in self.effective_scopes
@@ -119,6 +130,8 @@ class TokenState:
             "pa": self.pending,
             "k": self.kind,
             "ga": self.org_access,
+            "sa": self.service_account_name,
+            "oe": self.owner_email,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -145,6 +158,8 @@ class TokenState:
             pending=bool(data.get("pa", False)),
             kind=data.get("k", "production"),
             org_access=data.get("ga", "production"),
+            service_account_name=data.get("sa", ""),
+            owner_email=data.get("oe", ""),
         )
 
 

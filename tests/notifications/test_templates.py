@@ -68,6 +68,14 @@ MEMBER_CONTEXT = {
         "tokens_revoked": 2,
         "left_themselves": False,
     },
+    # tokens.services.service_accounts, when a service account's contact leaves.
+    "service_contact_needed": {
+        "organization": "Port of Rotterdam",
+        "member_email": "gone@rotterdam.example",
+        "service_accounts": ["SAP connector", "Crane & yard feed"],
+        "live_tokens": 2,
+        "accounts_url": "/orgs/rotterdam/service-accounts/",
+    },
 }
 ALL_KINDS = [kind.value for kind in Notification.Kind]
 TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys()]

@@ -18,6 +18,8 @@ concern and may move, this surface stays.
     revoke       revoke_token, revoke_member_tokens, expire_due_tokens, revoke_unused_tokens
     approval     approval_for (used by issue), approve_token, deny_token,
                  expire_pending_requests (issue 17)
+    service_accounts  create_service_account, change_contact, archive_service_account,
+                 issue_service_token, release_contact (issue 17: organisation-owned tokens)
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
 """
@@ -41,6 +43,13 @@ from tokens.services.revoke import (
     revoke_token,
     revoke_unused_tokens,
 )
+from tokens.services.service_accounts import (
+    archive_service_account,
+    change_contact,
+    create_service_account,
+    issue_service_token,
+    release_contact,
+)
 from tokens.services.update import update_token
 from tokens.services.validation import MAX_ALLOWED_IPS, MAX_LIFETIME_DAYS, MAX_RATE_LIMIT
 
@@ -53,16 +62,21 @@ __all__ = [
     "IssuedToken",
     "LeakedCredential",
     "approve_token",
+    "archive_service_account",
+    "change_contact",
+    "create_service_account",
     "deny_token",
     "expire_due_tokens",
     "expire_pending_requests",
     "hash_secret",
+    "issue_service_token",
     "issue_token",
     "policy_for",
     "record_audit_event",
     "record_auth_failure",
     "record_token_in_url",
     "regenerate_token",
+    "release_contact",
     "report_leaked_credentials",
     "revoke_member_tokens",
     "revoke_token",
