@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal.views import account, auth, findings, members, organization, tokens
+from portal.views import account, auth, findings, members, organization, service_accounts, tokens
 
 urlpatterns = [
     # Signing in and out, password reset, sudo confirmation
@@ -41,6 +41,32 @@ urlpatterns = [
     path("orgs/<slug:slug>/policy/", organization.organization_policy, name="org_policy"),
     path("orgs/<slug:slug>/audit/", organization.organization_audit, name="org_audit"),
     path("orgs/<slug:slug>/findings/", findings.organization_findings, name="org_findings"),
+    # Service accounts (issue 17): organisation-owned tokens
+    path(
+        "orgs/<slug:slug>/service-accounts/",
+        service_accounts.service_accounts,
+        name="org_service_accounts",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/new/",
+        service_accounts.new_service_account,
+        name="org_service_account_new",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/",
+        service_accounts.service_account,
+        name="org_service_account",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/contact/",
+        service_accounts.change_contact,
+        name="org_service_account_contact",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/archive/",
+        service_accounts.archive,
+        name="org_service_account_archive",
+    ),
     # People: the members page, invitations, roles, removing and leaving
     path("orgs/<slug:slug>/members/", members.members, name="org_members"),
     path("orgs/<slug:slug>/members/invite/", members.invite, name="org_invite"),
