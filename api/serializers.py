@@ -396,6 +396,19 @@ class MaintenanceOut(serializers.ModelSerializer):
         return _actor(record.created_by_token, record.created_by_user_id)
 
 
+class TokenOwnerOut(serializers.Serializer):
+    """Who the token belongs to: a person (personal token) or the organisation through one of
+    its service accounts (service token, which outlives the admin who created it)."""
+
+    type = serializers.ChoiceField(choices=["user", "service_account"])
+    name = serializers.CharField(
+        required=False, help_text="The service account's name (service tokens only)."
+    )
+    email = serializers.EmailField(
+        required=False, help_text="The owner's email address (personal tokens only)."
+    )
+
+
 class TokenOut(serializers.Serializer):
     """This token, as GET /token shows it. Never the secret or its hash."""
 
@@ -403,6 +416,7 @@ class TokenOut(serializers.Serializer):
     name = serializers.CharField()
     display_prefix = serializers.CharField(help_text="qgp_ and the first 4 characters.")
     organization = serializers.CharField(source="organization.name")
+    owner = serializers.SerializerMethodField()
     scopes = serializers.ListField(child=serializers.CharField())
     terminal_access = serializers.ChoiceField(choices=["all", "selected"])
     terminals = serializers.SerializerMethodField(
@@ -424,6 +438,12 @@ class TokenOut(serializers.Serializer):
     @extend_schema_field(serializers.IntegerField())
     def get_rate_limit_per_hour(self, token: Any) -> int:
         return self.context["rate_limit_per_hour"]
+
+    @extend_schema_field(TokenOwnerOut)
+    def get_owner(self, token: Any) -> dict[str, str]:
+        if token.service_account_id is not None:
+            return {"type": "service_account", "name": token.service_account.name}
+        return {"type": "user", "email": token.owner.email}
 
 
 class RotatedTokenOut(TokenOut):

@@ -2,9 +2,11 @@
 leaving, and a membership handed to someone else. (Joining by invitation: members.invitations.)
 
 Each service checks who may do it, writes the change and its audit event in one transaction,
-and, when someone goes, revokes the tokens they hold in that organisation
+and, when someone goes, revokes the personal tokens they hold in that organisation
 (tokens.services.revoke_member_tokens) in that same transaction and emails them and the
-organisation's admins: nobody is out of the organisation while their tokens still work. An
+organisation's admins: nobody is out of the organisation while their tokens still work. Service
+tokens they created belong to the organisation and keep working; service accounts they were the
+contact of need a new one (tokens.services.release_contact). An
 organisation always keeps an admin: its last one can neither be demoted, removed nor leave.
 The portal's members pages and the ops console's member inline call these.
 """
@@ -101,6 +103,11 @@ def _offboard(membership: Membership, *, actor: Actor, left_themselves: bool) ->
         revoked = token_services.revoke_member_tokens(
             user=membership.user, organization=membership.organization, actor=actor
         )
+        # Their service tokens stay (they are the organisation's); accounts they were the
+        # contact of need a new one, and the admins are told.
+        token_services.release_contact(
+            user=membership.user, organization=membership.organization, actor=actor
+        )
         _tell_about_removal(
             membership,
             membership_id=membership_id,
@@ -141,6 +148,7 @@ def replace_member(membership: Membership, *, user: User, role: str, actor: Acto
         revoked = token_services.revoke_member_tokens(
             user=previous_user, organization=organization, actor=actor
         )
+        token_services.release_contact(user=previous_user, organization=organization, actor=actor)
     return Replacement(membership=joined, previous_user=previous_user, tokens_revoked=revoked)
 
 

@@ -31,6 +31,7 @@ class Notification(models.Model):
         TWO_FACTOR_REQUIRED = "two_factor_required", "Organisation requires two-factor"
         WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
         AUDIT_CHAIN_BROKEN = "audit_chain_broken", "Audit chain broken (to ops)"
+        SERVICE_CONTACT_NEEDED = "service_contact_needed", "Service account needs a new contact"
 
     # Kinds whose body carries a single-use link that works by itself (an invitation lets
     # whoever holds it create the invited account). Their body is kept only until it is sent,

@@ -8,6 +8,7 @@ the service's: its refusal (a core.errors.ServiceError) lands on the field it na
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,13 @@ from django.utils import timezone
 from core.errors import ServiceError
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
-from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest, TokenPolicy
+from tokens.models import (
+    AuditEvent,
+    PersonalAccessToken,
+    ProductionAccessRequest,
+    ServiceAccount,
+    TokenPolicy,
+)
 from tokens.services.approval import MAX_JUSTIFICATION
 
 EXPIRY_PRESETS = (7, 30, 60, 90)
@@ -202,10 +209,12 @@ class NewTokenForm(forms.Form):
         is_admin: bool,
         now: datetime | None = None,
         api_access: str = "production",
+        service_accounts: Sequence[ServiceAccount] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._limit_kinds(api_access)
+        self._add_owner_choice(service_accounts if is_admin else ())
         self.policy = policy
         self.now = now or timezone.now()
         self.is_admin = is_admin
@@ -266,6 +275,28 @@ class NewTokenForm(forms.Form):
             "Your organisation has sandbox access: sandbox tokens (qgs_) only, on the sandbox "
             "fleet. An organisation admin can request production access."
         )
+
+    def _add_owner_choice(self, service_accounts: Sequence[ServiceAccount]) -> None:
+        """Issue 17: an admin may create the token for one of the organisation's service
+        accounts. Members never see the choice (and the service refuses them anyway)."""
+        self.service_accounts = {str(account.pk): account for account in service_accounts}
+        if not self.service_accounts:
+            return
+        self.fields["owner"] = forms.ChoiceField(
+            label="Owner",
+            widget=forms.RadioSelect,
+            initial="me",
+            required=False,  # not sent (a script, an older form): a personal token
+            choices=[("me", "For me: a personal token that ends when I leave")]
+            + [
+                (key, f"For the service account {account.name}: owned by the organisation")
+                for key, account in self.service_accounts.items()
+            ],
+        )
+        self.order_fields(["owner"])
+
+    def chosen_service_account(self) -> ServiceAccount | None:
+        return self.service_accounts.get(self.cleaned_data.get("owner", "me"))
 
     def _expiry_choices(self) -> list[tuple[str, str]]:
         longest = self.policy.max_lifetime_days
@@ -476,6 +507,8 @@ class OrgTokenFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "name, qgp_… or owner"}),
     )
     status = forms.ChoiceField(label="Status", choices=STATUSES, required=False)
+    OWNERS = (("", "Any owner"), ("user", "People (personal)"), ("service", "Service accounts"))
+    owner = forms.ChoiceField(label="Owner", choices=OWNERS, required=False)
 
 
 class FindingForm(forms.Form):

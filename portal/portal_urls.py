@@ -12,6 +12,7 @@ from portal.views import (
     requests,
     second_factor,
     security,
+    service_accounts,
     tokens,
     webhooks,
 )
@@ -79,6 +80,32 @@ urlpatterns = [
         "orgs/<slug:slug>/api-access/request/",
         api_access.request_production,
         name="org_api_request",
+    ),
+    # Service accounts (issue 17): organisation-owned tokens
+    path(
+        "orgs/<slug:slug>/service-accounts/",
+        service_accounts.service_accounts,
+        name="org_service_accounts",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/new/",
+        service_accounts.new_service_account,
+        name="org_service_account_new",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/",
+        service_accounts.service_account,
+        name="org_service_account",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/contact/",
+        service_accounts.change_contact,
+        name="org_service_account_contact",
+    ),
+    path(
+        "orgs/<slug:slug>/service-accounts/<int:account_id>/archive/",
+        service_accounts.archive,
+        name="org_service_account_archive",
     ),
     # People: the members page, invitations, roles, removing and leaving
     path("orgs/<slug:slug>/members/", members.members, name="org_members"),

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Lower, TruncDate
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from members.models import Invitation
 from telemetry.models import Anomaly, TokenSighting, UsageHourly
-from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest
+from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest, ServiceAccount
 
 CHART_DAYS = 30
 
@@ -78,7 +78,7 @@ def organization_tokens(organization: Organization) -> QuerySet[PersonalAccessTo
     """Every token of an organisation, for its admins: live ones first, then newest first."""
     return (
         PersonalAccessToken.objects.for_org(organization)
-        .select_related("owner")
+        .select_related("owner", "service_account")
         # Pending requests first (they wait for this admin), then live ones on every database
         # (PostgreSQL sorts NULLs last by default).
         .annotate(
@@ -92,7 +92,7 @@ def organization_tokens(organization: Organization) -> QuerySet[PersonalAccessTo
 
 
 def filtered_tokens(
-    tokens: QuerySet[PersonalAccessToken], *, q: str = "", status: str = ""
+    tokens: QuerySet[PersonalAccessToken], *, q: str = "", status: str = "", owner: str = ""
 ) -> QuerySet[PersonalAccessToken]:
     """Narrow an organisation's token list: `q` matches the name, the owner's email or name,
     or the start of the token itself (people paste what they see: qgp_AbC1…)."""
@@ -102,8 +102,13 @@ def filtered_tokens(
             Q(name__icontains=q)
             | Q(owner__email__icontains=q)
             | Q(owner__full_name__icontains=q)
+            | Q(service_account__name__icontains=q)
             | Q(display_prefix__startswith=q[:12])
         )
+    if owner == "user":
+        tokens = tokens.filter(service_account__isnull=True)
+    elif owner == "service":
+        tokens = tokens.filter(service_account__isnull=False)
     if status == "live":
         tokens = tokens.filter(revoked_at__isnull=True)
     elif status == "revoked":
@@ -263,6 +268,8 @@ def organization_members(organization: Organization, *, q: str = "") -> QuerySet
     live_here = Q(
         user__tokens__organization=organization,
         user__tokens__revoked_at__isnull=True,
+        # Service tokens they created are the organisation's, not theirs.
+        user__tokens__service_account__isnull=True,
     ) & (Q(user__tokens__expires_at__isnull=True) | Q(user__tokens__expires_at__gt=now))
     members = (
         Membership.objects.filter(organization=organization)
@@ -298,4 +305,36 @@ def production_requests(organization: Organization) -> QuerySet[ProductionAccess
     """The organisation's production-access requests, newest first, with who asked/decided."""
     return ProductionAccessRequest.objects.filter(organization=organization).select_related(
         "requested_by", "decided_by"
+    )
+
+
+def service_accounts_of(organization: Organization) -> QuerySet[ServiceAccount]:
+    """The service accounts page: each with its contact, creator and live token count, in one
+    query; active ones first, then by name."""
+    now = timezone.now()
+    live = Q(tokens__revoked_at__isnull=True) & (
+        Q(tokens__expires_at__isnull=True) | Q(tokens__expires_at__gt=now)
+    )
+    return (
+        ServiceAccount.objects.filter(organization=organization)
+        .select_related("contact", "created_by")
+        .annotate(live_tokens=Count("tokens", filter=live))
+        .order_by(F("archived_at").asc(nulls_first=True), Lower("name"), "id")
+    )
+
+
+def service_account_tokens(account: ServiceAccount) -> QuerySet[PersonalAccessToken]:
+    return (
+        PersonalAccessToken.objects.filter(service_account=account)
+        .select_related("owner")
+        .order_by(F("revoked_at").asc(nulls_first=True), "-created_at", "-id")
+    )
+
+
+def active_members(organization: Organization) -> list[User]:
+    """Who can be a service account's contact: the organisation's active members, by name."""
+    return list(
+        User.objects.filter(memberships__organization=organization, is_active=True).order_by(
+            "full_name", "email"
+        )
     )

@@ -142,14 +142,21 @@ def _recipients(
     `owner=False`: the owner has been told already, so only the other admins are."""
     if token is None:
         return []  # an IP guessing at prefixes: ops see it in the admin
+    # The owner of a personal token; a service token's contact (its creator is not told).
+    responsible = token.responsible
+    if responsible is not None and not responsible.is_active:
+        responsible = None
     if anomaly.severity == Anomaly.Severity.LOW:
-        return [token.owner] if owner and token.notify_on_new_ip and token.owner.is_active else []
+        if owner and token.notify_on_new_ip and responsible is not None:
+            return [responsible]
+        return []
     admins = User.objects.admins_of(token.organization_id)
     people = {user.id: user for user in admins}
-    if not owner:
-        people.pop(token.owner_id, None)
-    elif token.owner.is_active:
-        people.setdefault(token.owner_id, token.owner)
+    if responsible is not None:
+        if not owner:
+            people.pop(responsible.pk, None)
+        else:
+            people.setdefault(responsible.pk, responsible)
     return list(people.values())
 
 

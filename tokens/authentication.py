@@ -295,7 +295,10 @@ def _secret_rows():
     two_factor_deadline = Membership.objects.filter(
         user_id=OuterRef("token__owner_id"), organization_id=OuterRef("token__organization_id")
     ).values("two_factor_deadline")[:1]
-    return TokenSecret.objects.select_related("token__organization").annotate(
+    # The owner and the service account ride along in the one lookup (issue 17: "owner").
+    return TokenSecret.objects.select_related(
+        "token__organization", "token__owner", "token__service_account"
+    ).annotate(
         terminal_ids=Subquery(terminal_ids),
         terminal_codes=Subquery(terminal_codes),
         policy_rate=Subquery(policy_rate),
@@ -344,6 +347,8 @@ def _state_of(row: TokenSecret) -> TokenState:
         org_access=token.organization.api_access,
         org_slug=token.organization.slug,
         two_factor_deadline=_epoch(row.two_factor_deadline),
+        service_account_name=token.service_account.name if token.service_account_id else "",
+        owner_email=token.owner.email,
     )
 
 

@@ -78,6 +78,10 @@ class TokenState:
     # Issue 16: the organisation requires 2FA and the owner has none; from this epoch second
     # the token is refused (owner_without_2fa). A clock check: the deadline needs no message.
     two_factor_deadline: float | None = None
+    # Issue 17: who the token belongs to, for GET /api/v1/token: a service account's name
+    # ("" for a personal token) and the owner's email (the creator, for a service token).
+    service_account_name: str = ""
+    owner_email: str = ""
     # What requests derive from the state (response headers, the token's own payload), worked
     # out once per process: a cached state is decoded once and then serves many requests.
     memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -85,6 +89,13 @@ class TokenState:
     @property
     def effective_scopes(self) -> frozenset[str]:
         return scope_rules.effective(self.scopes)
+
+    @property
+    def owner(self) -> dict[str, str]:
+        """Who the token belongs to, as GET /api/v1/token says it."""
+        if self.service_account_name:
+            return {"type": "service_account", "name": self.service_account_name}
+        return {"type": "user", "email": self.owner_email}
 
     def has_scope(self, needed: str) -> bool:
         return needed in self.effective_scopes
@@ -128,6 +139,8 @@ class TokenState:
             "ga": self.org_access,
             "gs": self.org_slug,
             "2f": self.two_factor_deadline,
+            "sa": self.service_account_name,
+            "oe": self.owner_email,
         }
         return json.dumps(data, separators=(",", ":"))
 
@@ -156,6 +169,8 @@ class TokenState:
             org_access=data.get("ga", "production"),
             org_slug=data.get("gs", ""),
             two_factor_deadline=data.get("2f"),
+            service_account_name=data.get("sa", ""),
+            owner_email=data.get("oe", ""),
         )
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from notifications.models import Notification
 from notifications.services import NotificationRequest, queue_notifications
 from tokens.models import PersonalAccessToken
+from tokens.recipients import token_notices
 
 WARNING_DAYS = (30, 7, 1)
 LOOKBACK = timedelta(days=2)
@@ -65,7 +66,8 @@ def send_expiry_notices(*, now: datetime | None = None, batch_size: int = 1000) 
     queued = 0
     for window in windows(now):
         for batch in _batches(window, batch_size=batch_size):
-            queued += queue_notifications([_request(token, window, now) for token in batch])
+            requests = [notice for token in batch for notice in _requests(token, window, now)]
+            queued += queue_notifications(requests)
     return queued
 
 
@@ -75,15 +77,20 @@ def _tokens_in(window: Window):
         revoked_at__isnull=True,
         expires_at__gt=window.after,
         expires_at__lte=window.until,
-        owner__is_active=True,
-        # Reminders are opt-out; the portal's toggle sets this.
-        owner__wants_expiry_reminders=True,
+    ).filter(
+        # A personal token's owner, if they still want reminders (opt-out; the portal's toggle
+        # sets this). A service token's notices go to its contact (tokens.recipients).
+        Q(owner__is_active=True, owner__wants_expiry_reminders=True)
+        | Q(service_account__isnull=False)
     )
     if window.days is not None:
         # Only when the token lived longer than the warning: a 5-day token gets no 7-day one.
         tokens = tokens.filter(created_at__lt=_minus_days(window.days))
-    return tokens.select_related("owner", "organization").only(
+    return tokens.select_related("owner", "organization", "service_account__contact").only(
         "id",
+        "organization_id",
+        "service_account__name",
+        "service_account__contact",
         "name",
         "display_prefix",
         "kind",
@@ -93,6 +100,8 @@ def _tokens_in(window: Window):
         "owner__email",
         "owner__full_name",
         "organization__name",
+        *(f"service_account__contact__{field}" for field in ("id", "email", "full_name")),
+        "service_account__contact__is_active",
     )
 
 
@@ -118,7 +127,9 @@ def _batches(window: Window, *, batch_size: int) -> Iterator[list[PersonalAccess
         after = (batch[-1].expires_at, batch[-1].id)
 
 
-def _request(token: PersonalAccessToken, window: Window, now: datetime) -> NotificationRequest:
+def _requests(
+    token: PersonalAccessToken, window: Window, now: datetime
+) -> Iterator[NotificationRequest]:
     context = {
         "token_name": token.name,
         "display_prefix": token.display_prefix,
@@ -128,17 +139,17 @@ def _request(token: PersonalAccessToken, window: Window, now: datetime) -> Notif
         "token_url": f"/tokens/{token.id}/",
     }
     if window.days is None:
-        return NotificationRequest(
+        return token_notices(
+            token,
             kind=Notification.Kind.TOKEN_EXPIRED,
-            user=token.owner,
             context=context,
             dedup_key=expired_dedup_key(token),
         )
     # What the owner reads: whole days left, rounded up ("expires in 1 day" with 5 hours left).
     days_left = max(1, math.ceil((token.expires_at - now) / timedelta(days=1)))
-    return NotificationRequest(
+    return token_notices(
+        token,
         kind=Notification.Kind.TOKEN_EXPIRING,
-        user=token.owner,
         context=context | {"days": days_left},
         dedup_key=expiring_dedup_key(token, window.days),
     )

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Organization, User
@@ -52,6 +53,53 @@ class TokenPolicy(models.Model):
         return timedelta(days=self.max_lifetime_days)
 
 
+class ServiceAccount(models.Model):
+    """An organisation's own identity for an integration ("SAP connector"): its tokens belong to
+    the organisation, not to the admin who made them, so they outlive that person's membership.
+    The contact is the member who gets the tokens' expiry and security emails; when they leave
+    the organisation it is cleared and the account "needs a new contact" until an admin names
+    one. Archived accounts keep their history; their tokens are revoked."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="service_accounts"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=1000)
+    contact = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = [Lower("name"), "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "organization",
+                condition=Q(archived_at__isnull=True),
+                name="service_account_name_unique_per_org",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization})"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def needs_contact(self) -> bool:
+        return self.archived_at is None and self.contact_id is None
+
+
 class TokenQuerySet(models.QuerySet["PersonalAccessToken"]):
     def active(self) -> "TokenQuerySet":
         now = timezone.now()
@@ -73,7 +121,15 @@ class TokenQuerySet(models.QuerySet["PersonalAccessToken"]):
         return self.filter(organization=organization)
 
     def owned_by(self, user: User) -> "TokenQuerySet":
-        return self.filter(owner=user)
+        """The person's own (personal) tokens: service tokens they created belong to the
+        organisation."""
+        return self.filter(owner=user, service_account__isnull=True)
+
+    def personal(self) -> "TokenQuerySet":
+        return self.filter(service_account__isnull=True)
+
+    def of_service_accounts(self) -> "TokenQuerySet":
+        return self.filter(service_account__isnull=False)
 
     def expiring_within(self, days: int) -> "TokenQuerySet":
         now = timezone.now()
@@ -120,7 +176,17 @@ class PersonalAccessToken(models.Model):
         PRODUCTION = "production", "Production (qgp_)"
         SANDBOX = "sandbox", "Sandbox (qgs_)"
 
+    # For a service token, `owner` is the admin who created it (kept for the history) and the
+    # token belongs to the organisation through `service_account`.
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
+    service_account = models.ForeignKey(
+        ServiceAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tokens",
+        help_text="Set for a service token: owned by the organisation, not by a person.",
+    )
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="tokens")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRODUCTION)
     name = models.CharField(max_length=100)
@@ -178,8 +244,13 @@ class PersonalAccessToken(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "name"],
-                condition=Q(revoked_at__isnull=True),
+                condition=Q(revoked_at__isnull=True, service_account__isnull=True),
                 name="token_name_unique_per_owner_while_active",
+            ),
+            models.UniqueConstraint(
+                fields=["service_account", "name"],
+                condition=Q(revoked_at__isnull=True, service_account__isnull=False),
+                name="token_name_unique_per_service_account_while_active",
             ),
         ]
         indexes = [
@@ -209,6 +280,22 @@ class PersonalAccessToken(models.Model):
         if self.is_expired:
             return self.State.EXPIRED
         return self.State.ACTIVE
+
+    @property
+    def is_service_token(self) -> bool:
+        return self.service_account_id is not None
+
+    @property
+    def owner_type(self) -> str:
+        return "service_account" if self.service_account_id is not None else "user"
+
+    @property
+    def responsible(self) -> User | None:
+        """Who hears about this token: its owner, or its service account's contact (None
+        while the account needs a new one)."""
+        if self.service_account_id is None:
+            return self.owner
+        return self.service_account.contact
 
     @property
     def is_pending(self) -> bool:
@@ -374,6 +461,12 @@ class AuditEvent(models.Model):
         WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
         WEBHOOK_ENABLED = "webhook.enabled", "Webhook endpoint enabled"
         WEBHOOK_DELETED = "webhook.deleted", "Webhook endpoint deleted"
+        SERVICE_ACCOUNT_CREATED = "service_account.created", "Service account created"
+        SERVICE_ACCOUNT_CONTACT_CHANGED = (
+            "service_account.contact",
+            "Service account's contact changed",
+        )
+        SERVICE_ACCOUNT_ARCHIVED = "service_account.archived", "Service account archived"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -28,15 +28,19 @@ def is_org_admin(user: User, organization: Organization) -> bool:
 
 
 def tokens_visible_to(user: User) -> TokenQuerySet:
-    """The user's own tokens, plus every token of the organisations they administer."""
+    """The user's own personal tokens, the service tokens they are the contact of (to read,
+    not to manage), plus every token of the organisations they administer. A service token's
+    creator sees it as an admin, not as its owner: once they are not one, it is not theirs."""
     if not user.is_authenticated:
         return PersonalAccessToken.objects.none()
     administered = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values(
         "organization_id"
     )
     return PersonalAccessToken.objects.filter(
-        Q(owner=user) | Q(organization_id__in=administered)
-    ).select_related("owner", "organization")
+        Q(owner=user, service_account__isnull=True)
+        | Q(service_account__contact=user, organization__memberships__user=user)
+        | Q(organization_id__in=administered)
+    ).select_related("owner", "organization", "service_account__contact")
 
 
 def token_for(user: User, token_id: int) -> PersonalAccessToken:
@@ -50,7 +54,9 @@ def token_for(user: User, token_id: int) -> PersonalAccessToken:
 def can_manage_token(user: User, token: PersonalAccessToken) -> bool:
     if not user.is_authenticated:
         return False
-    return token.owner_id == user.pk or is_org_admin(user, token.organization)
+    if token.owner_id == user.pk and token.service_account_id is None:
+        return True
+    return is_org_admin(user, token.organization)
 
 
 def audit_events_visible_to(user: User, organization: Organization) -> AuditEventQuerySet:

@@ -37,6 +37,7 @@ def state_payload(state: TokenState) -> dict:
         "scopes": [*payload["scopes"]],
         "terminals": [*payload["terminals"]],
         "allowed_ips": [*payload["allowed_ips"]],
+        "owner": {**payload["owner"]},
     }
 
 
@@ -46,6 +47,7 @@ def _payload(state: TokenState) -> dict:
         "name": state.name,
         "display_prefix": state.display_prefix,
         "organization": state.organization_name,
+        "owner": state.owner,
         "scopes": list(state.scopes),
         "terminal_access": "all" if state.terminal_ids is None else "selected",
         "terminals": list(state.terminal_codes),
@@ -64,7 +66,7 @@ class TokenSelfView(ApiView):
 
     def load_token(self) -> PersonalAccessToken:
         return (
-            PersonalAccessToken.objects.select_related("organization")
+            PersonalAccessToken.objects.select_related("organization", "owner", "service_account")
             .prefetch_related("terminals")
             .get(pk=self.token.id)
         )

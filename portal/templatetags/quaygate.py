@@ -16,6 +16,7 @@ from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from notifications.templatetags import notification_tags as facts
@@ -66,6 +67,17 @@ def kind_badge(token: PersonalAccessToken) -> str:
     return format_html(
         '<span class="kind-badge kind-{}" data-kind="{}">{}</span>', kind, kind, _KIND_BADGES[kind]
     )
+
+
+@register.simple_tag
+def owner_badge(token: PersonalAccessToken) -> str:
+    """Whose token it is: a person's (personal) or the organisation's (a service account's)."""
+    if token.service_account_id is not None:
+        return mark_safe(
+            '<span class="badge badge-service" title="Owned by the organisation">'
+            '<span class="badge-mark" aria-hidden="true">⚙</span> Service account</span>'
+        )
+    return mark_safe('<span class="badge badge-muted">Personal</span>')
 
 
 @register.filter

@@ -210,7 +210,7 @@ def remove_member(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
         "organization": membership.organization,
         "target": target,
         "tokens": selectors.organization_tokens(membership.organization)
-        .filter(owner=target.user, revoked_at__isnull=True)
+        .filter(owner=target.user, revoked_at__isnull=True, service_account__isnull=True)
         .count(),
         "tab": "members",
     }
@@ -232,7 +232,7 @@ def leave(request: HttpRequest, slug: str) -> HttpResponse:
         "membership": membership,
         "organization": membership.organization,
         "tokens": selectors.organization_tokens(membership.organization)
-        .filter(owner=request.user, revoked_at__isnull=True)
+        .filter(owner=request.user, revoked_at__isnull=True, service_account__isnull=True)
         .count(),
         "tab": "members",
     }

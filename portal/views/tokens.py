@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -31,7 +32,8 @@ from telemetry.services import open_anomalies_by_token
 from tokens import services
 from tokens.actors import Actor
 from tokens.exceptions import TokenError
-from tokens.selectors import token_for
+from tokens.models import ServiceAccount
+from tokens.selectors import can_manage_token, token_for
 
 
 def _show_secret_once(request: HttpRequest, issued: services.IssuedToken) -> HttpResponse:
@@ -90,15 +92,12 @@ def new_token(request: HttpRequest) -> HttpResponse:
         terminals=terminals,
         is_admin=membership.is_admin,
         api_access=organization.api_access,
+        service_accounts=_service_accounts_for(membership),
+        initial={"owner": request.GET.get("owner") or "me"},
     )
     if request.method == "POST" and form.is_valid():
         try:
-            issued = services.issue_token(
-                owner=request.user,
-                organization=organization,
-                actor=Actor.from_request(request),
-                **form.service_kwargs(),
-            )
+            issued = _issue(request, form, organization=organization)
         except TokenError as error:
             aliases = dict(form.SERVICE_FIELDS)
             if form.cleaned_data.get("expiry") == "custom":
@@ -114,8 +113,39 @@ def new_token(request: HttpRequest) -> HttpResponse:
         "policy": policy,
         "has_terminals": bool(terminals),
         "plan": selectors.plan_of(organization),
+        "offers_service_accounts": "owner" in form.fields,
     }
     return render(request, "portal/token_new.html", context, status=400 if form.errors else 200)
+
+
+def _manageable(request: HttpRequest, token_id: int):
+    """The token, for the pages that change it: a service token's contact may read its page
+    but only admins manage it (403)."""
+    token = _token_for(request, token_id)
+    if not can_manage_token(request.user, token):
+        raise PermissionDenied("Only an admin of the organisation can change a service token.")
+    return token
+
+
+def _service_accounts_for(membership: Membership) -> list[ServiceAccount]:
+    """The accounts an admin may create a token for; none for a member."""
+    if not membership.is_admin:
+        return []
+    accounts = ServiceAccount.objects.filter(
+        organization=membership.organization, archived_at__isnull=True
+    )
+    return list(accounts)
+
+
+def _issue(request: HttpRequest, form: NewTokenForm, *, organization) -> services.IssuedToken:
+    """A personal token, or (an admin's choice) a service account's."""
+    actor = Actor.from_request(request)
+    account = form.chosen_service_account()
+    if account is not None:
+        return services.issue_service_token(account, actor=actor, **form.service_kwargs())
+    return services.issue_token(
+        owner=request.user, organization=organization, actor=actor, **form.service_kwargs()
+    )
 
 
 @never_cache  # Cache-Control: no-store (and friends): no cache, back button or proxy keeps it
@@ -132,7 +162,8 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
     days = selectors.daily_usage(token)
     context = {
         "token": token,
-        "is_owner": token.owner_id == request.user.pk,
+        "is_owner": token.owner_id == request.user.pk and token.service_account_id is None,
+        "can_manage": can_manage_token(request.user, token),
         "terminals": list(token.terminals.all()) if token.terminal_access == "selected" else [],
         "days": days,
         "totals": {
@@ -162,7 +193,7 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token_for(request, token_id)
+    token = _manageable(request, token_id)
     form = TokenSettingsForm(request.POST)
     if form.is_valid():
         try:
@@ -178,7 +209,7 @@ def token_settings(request: HttpRequest, token_id: int) -> HttpResponse:
 @login_required
 @sudo.sudo_required
 def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token_for(request, token_id)
+    token = _manageable(request, token_id)
     form = RegenerateForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -199,7 +230,7 @@ def regenerate(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @login_required
 def revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token_for(request, token_id)
+    token = _manageable(request, token_id)
     back = sudo.safe_next(
         request,
         request.POST.get("next") or request.GET.get("next"),

@@ -70,6 +70,14 @@ MEMBER_CONTEXT = {
         "tokens_revoked": 2,
         "left_themselves": False,
     },
+    # tokens.services.service_accounts, when a service account's contact leaves.
+    "service_contact_needed": {
+        "organization": "Port of Rotterdam",
+        "member_email": "gone@rotterdam.example",
+        "service_accounts": ["SAP connector", "Crane & yard feed"],
+        "live_tokens": 2,
+        "accounts_url": "/orgs/rotterdam/service-accounts/",
+    },
 }
 # What tokens.services.access / access_requests pass (issue 15): about an organisation.
 ORG_CONTEXT = {

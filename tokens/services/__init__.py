@@ -20,6 +20,8 @@ concern and may move, this surface stays.
                  expire_pending_requests (issue 17)
     access       set_api_access, set_plan (issue 15: the entitlement and the plan, by ops)
     access_requests  request_production_access, approve_ / decline_production_request
+    service_accounts  create_service_account, change_contact, archive_service_account,
+                 issue_service_token, release_contact (issue 17: organisation-owned tokens)
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
 """
@@ -51,6 +53,13 @@ from tokens.services.revoke import (
     revoke_token,
     revoke_unused_tokens,
 )
+from tokens.services.service_accounts import (
+    archive_service_account,
+    change_contact,
+    create_service_account,
+    issue_service_token,
+    release_contact,
+)
 from tokens.services.update import update_token
 from tokens.services.validation import MAX_ALLOWED_IPS, MAX_LIFETIME_DAYS, MAX_RATE_LIMIT
 
@@ -68,11 +77,15 @@ __all__ = [
     "api_access_page",
     "approve_production_request",
     "approve_token",
+    "archive_service_account",
+    "change_contact",
+    "create_service_account",
     "decline_production_request",
     "deny_token",
     "expire_due_tokens",
     "expire_pending_requests",
     "hash_secret",
+    "issue_service_token",
     "issue_token",
     "open_request_of",
     "policy_for",
@@ -80,6 +93,7 @@ __all__ = [
     "record_auth_failure",
     "record_token_in_url",
     "regenerate_token",
+    "release_contact",
     "report_leaked_credentials",
     "request_production_access",
     "revoke_member_tokens",

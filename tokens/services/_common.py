@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Membership
+from notifications.services import queue_notifications
 from tokens import cache as token_cache
 from tokens import format as token_format
 from tokens.actors import ANONYMOUS, CLI, OPS, SYSTEM, TOKEN, USER, Actor
 from tokens.exceptions import PermissionDenied
 from tokens.models import PersonalAccessToken, TokenSecret
+from tokens.recipients import token_notices
 
 
 class _Default:
@@ -52,6 +54,16 @@ def token_context(token: PersonalAccessToken, **extra: Any) -> dict[str, Any]:
     }
 
 
+def notify_about_token(
+    token: PersonalAccessToken, *, kind: str, context: dict[str, Any], dedup_key: str
+) -> None:
+    """Queue a notice about `token` (in the caller's transaction) for whoever hears about it:
+    its owner, or a service token's contact (tokens.recipients)."""
+    requests = list(token_notices(token, kind=kind, context=context, dedup_key=dedup_key))
+    if requests:
+        queue_notifications(requests)
+
+
 # --- who may manage a token -------------------------------------------------------------------
 
 
@@ -61,7 +73,9 @@ def _may_manage(actor: Actor, token: PersonalAccessToken) -> bool:
     if actor.kind == TOKEN:
         return actor.token is not None and actor.token.pk == token.pk
     if actor.kind == USER and actor.user is not None:
-        if actor.user.pk == token.owner_id:
+        # A service token is the organisation's: its creator has no say once they are not
+        # an admin any more.
+        if actor.user.pk == token.owner_id and token.service_account_id is None:
             return True
         role = Membership.objects.role_of(user=actor.user, organization=token.organization)
         return role == Membership.Role.ADMIN
@@ -70,10 +84,12 @@ def _may_manage(actor: Actor, token: PersonalAccessToken) -> bool:
 
 def require_manage(actor: Actor, token: PersonalAccessToken) -> None:
     if not _may_manage(actor, token):
-        raise PermissionDenied(
-            "Only the token's owner or an admin of its organisation can do that.",
-            code="permission_denied",
+        who = (
+            "an admin of its organisation"
+            if token.service_account_id
+            else ("the token's owner or an admin of its organisation")
         )
+        raise PermissionDenied(f"Only {who} can do that.", code="permission_denied")
 
 
 # --- the row and its cached state -------------------------------------------------------------
@@ -82,7 +98,7 @@ def require_manage(actor: Actor, token: PersonalAccessToken) -> None:
 def locked(token: PersonalAccessToken) -> PersonalAccessToken:
     return (
         PersonalAccessToken.objects.select_for_update(of=("self",))
-        .select_related("organization", "owner")
+        .select_related("organization", "owner", "service_account__contact")
         .get(pk=token.pk)
     )
 

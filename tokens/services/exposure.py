@@ -14,11 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Notification
-from notifications.services import queue_notification
 from tokens import format as token_format
 from tokens.actors import Actor
 from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
-from tokens.services._common import hash_secret, token_context
+from tokens.services._common import hash_secret, notify_about_token, token_context
 from tokens.services.audit import record_audit_event, throttled
 from tokens.services.revoke import revoke_token
 
@@ -125,9 +124,9 @@ def record_token_in_url(candidate: str, *, ip: str | None, user_agent: str, path
             token_prefix=secret.display_prefix,
             details={"path": path[:200]},
         )
-        queue_notification(
+        notify_about_token(
+            token,
             kind=Notification.Kind.TOKEN_IN_URL,
-            user=token.owner,
             context=token_context(token, ip=ip, when=timezone.now()),
             dedup_key=f"token_in_url:{token.id}:{timezone.now().date().isoformat()}",
         )

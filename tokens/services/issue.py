@@ -12,12 +12,17 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, User
 from fleet.models import Terminal
 from notifications.models import Notification
-from notifications.services import queue_notification
 from tokens import format as token_format
 from tokens.actors import TOKEN, USER, Actor
 from tokens.exceptions import InvalidInput, PermissionDenied, PolicyViolation
-from tokens.models import AuditEvent, PersonalAccessToken, TokenSecret
-from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret, token_context
+from tokens.models import AuditEvent, PersonalAccessToken, ServiceAccount, TokenSecret
+from tokens.services._common import (
+    DEFAULT_EXPIRY,
+    IssuedToken,
+    hash_secret,
+    notify_about_token,
+    token_context,
+)
 from tokens.services.approval import approval_for
 from tokens.services.audit import record_audit_event
 from tokens.services.policy import policy_for
@@ -48,8 +53,12 @@ def issue_token(
     notify_on_new_ip: bool = False,
     justification: str = "",
     kind: str = PersonalAccessToken.Kind.PRODUCTION,
+    service_account: ServiceAccount | None = None,
 ) -> IssuedToken:
-    """A new token for `owner` in `organization`. The secret exists only in the return value."""
+    """A new token for `owner` in `organization`. The secret exists only in the return value.
+
+    With `service_account` it is a service token (tokens.services.service_accounts issues
+    those): `owner` is the admin creating it, who needs no approval."""
     role = _issuer_role(owner=owner, organization=organization, actor=actor)
     kind = _allowed_kind(organization, kind, actor=actor)
     now = timezone.now()
@@ -59,7 +68,8 @@ def issue_token(
     fields = {
         "owner": owner,
         "organization": organization,
-        "name": clean_name(name, owner=owner),
+        "name": clean_name(name, owner=owner, service_account=service_account),
+        "service_account": service_account,
         "description": clean_description(description),
         "scopes": clean_scopes(scopes, policy=policy, role=role),
         "allowed_ips": clean_ips(allowed_ips, policy=policy),
@@ -82,8 +92,9 @@ def issue_token(
             _announce_new_token(token, actor=actor, terminals=selected, now=now)
     except IntegrityError:
         # Two requests with the same name at the same moment: the partial unique index decided.
+        whose = f"{service_account.name} already has" if service_account else "You already have"
         raise InvalidInput(
-            f"You already have a token called “{fields['name']}”.", code="name_taken", field="name"
+            f"{whose} a token called “{fields['name']}”.", code="name_taken", field="name"
         ) from None
     return IssuedToken(token=token, secret=secret)
 
@@ -197,16 +208,19 @@ def _announce_new_token(
         token=token,
         details=_settings_details(token, terminals),
     )
-    queue_notification(
+    notify_about_token(
+        token,
         kind=Notification.Kind.TOKEN_CREATED,
-        user=token.owner,
         context=token_context(token, actor_label=actor.label, ip=actor.ip, when=now),
         dedup_key=f"token_created:{token.id}",
     )
 
 
 def _settings_details(token: PersonalAccessToken, terminals: Sequence[Terminal]) -> dict:
+    account = token.service_account
+    owner = {"service_account": account.name, "service_account_id": account.pk} if account else {}
     return {
+        **owner,
         "name": token.name,
         "scopes": list(token.scopes),
         "terminal_access": token.terminal_access,

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from notifications.models import Notification
-from notifications.services import queue_notification
 from tokens import format as token_format
 from tokens.actors import TOKEN, Actor
 from tokens.exceptions import InvalidInput, TokenNotActive
@@ -21,6 +20,7 @@ from tokens.services._common import (
     forget_on_commit,
     hash_secret,
     locked,
+    notify_about_token,
     require_manage,
     secret_hashes,
     token_context,
@@ -98,10 +98,13 @@ def _expiry_under_policy(
 ) -> datetime | None:
     """The new expiry, once the token's settings pass today's policy."""
     policy = policy_for(token.organization)
+    # A service token is the organisation's, made by an admin: its creator's role today
+    # does not narrow it (only the policy's rules for every token do).
     role = (
-        Membership.objects.role_of(user=token.owner, organization=token.organization)
-        or Membership.Role.MEMBER
-    )
+        Membership.Role.ADMIN
+        if token.service_account_id is not None
+        else Membership.objects.role_of(user=token.owner, organization=token.organization)
+    ) or Membership.Role.MEMBER
     # Policy tightened since the token was made: regeneration never carries old rights over.
     clean_scopes(token.scopes, policy=policy, role=role)
     clean_ips(token.allowed_ips, policy=policy)
@@ -166,9 +169,9 @@ def _announce_regeneration(
             "expires_at": expires_at.isoformat() if expires_at else None,
         },
     )
-    queue_notification(
+    notify_about_token(
+        token,
         kind=Notification.Kind.TOKEN_REGENERATED,
-        user=token.owner,
         context=token_context(
             token,
             actor_label=actor.label,

@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from notifications.models import Notification
-from notifications.services import queue_notification
 from tokens.actors import ANONYMOUS, OPS, TOKEN, USER, Actor
 from tokens.exceptions import InvalidInput
 from tokens.models import AuditEvent, PersonalAccessToken, TokenPolicy, TokenSecret
 from tokens.services._common import (
     forget_on_commit,
     locked,
+    notify_about_token,
     require_manage,
     secret_hashes,
     token_context,
@@ -41,7 +41,9 @@ def _revoked_by(actor: Actor, token: PersonalAccessToken) -> str:
     if actor.kind == TOKEN:
         return RevokedBy.OWNER  # the token revoked itself: its owner's software did it
     if actor.kind == USER and actor.user is not None:
-        return RevokedBy.OWNER if actor.user.pk == token.owner_id else RevokedBy.ORG_ADMIN
+        if actor.user.pk == token.owner_id and token.service_account_id is None:
+            return RevokedBy.OWNER
+        return RevokedBy.ORG_ADMIN
     if actor.kind == ANONYMOUS:
         return RevokedBy.LEAK_REPORT
     return RevokedBy.SYSTEM
@@ -103,9 +105,9 @@ def _announce_revocation(
     # Always, even when the owner did it: a security notice is also the record that it
     # happened, and "you" is an answer to "who revoked it?" that a hijacked session changes.
     leaked = kind == RevokedBy.LEAK_REPORT
-    queue_notification(
+    notify_about_token(
+        token,
         kind=Notification.Kind.TOKEN_LEAKED if leaked else Notification.Kind.TOKEN_REVOKED,
-        user=token.owner,
         # The notice's facts never replace the standard ones.
         context={
             **notice,
@@ -123,9 +125,10 @@ def _announce_revocation(
 
 
 def revoke_member_tokens(*, user: User, organization: Organization, actor: Actor) -> int:
-    """A person left an organisation: every token they hold there stops working for good
-    (expired ones too, so they cannot be regenerated). Returns how many were revoked."""
-    tokens = PersonalAccessToken.objects.filter(
+    """A person left an organisation: every personal token they hold there stops working for
+    good (expired ones too, so they cannot be regenerated). Service tokens they created are the
+    organisation's and keep working. Returns how many were revoked."""
+    tokens = PersonalAccessToken.objects.personal().filter(
         owner=user, organization=organization, revoked_at__isnull=True
     )
     reason = f"{user.email} is no longer a member of {organization.name}"

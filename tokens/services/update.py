@@ -60,7 +60,12 @@ def _changes(
     """field -> (old, new) for each given value that differs from the token's."""
     changes: dict[str, tuple[Any, Any]] = {}
     if name is not UNCHANGED:
-        new = clean_name(name, owner=token.owner, exclude_id=token.pk)
+        new = clean_name(
+            name,
+            owner=token.owner,
+            exclude_id=token.pk,
+            service_account=token.service_account,
+        )
         if new != token.name:
             changes["name"] = (token.name, new)
     if description is not UNCHANGED:

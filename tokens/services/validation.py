@@ -13,7 +13,7 @@ from accounts.models import Membership, Organization, User
 from fleet.models import Terminal
 from tokens import scopes as scope_rules
 from tokens.exceptions import InvalidInput, PolicyViolation
-from tokens.models import PersonalAccessToken, TokenPolicy
+from tokens.models import PersonalAccessToken, ServiceAccount, TokenPolicy
 
 MAX_ALLOWED_IPS = 50
 MAX_RATE_LIMIT = 1_000_000
@@ -22,7 +22,15 @@ MAX_LIFETIME_DAYS = 3650
 _EXPIRY_SLACK = timedelta(minutes=5)
 
 
-def clean_name(name: str, *, owner: User, exclude_id: int | None = None) -> str:
+def clean_name(
+    name: str,
+    *,
+    owner: User,
+    exclude_id: int | None = None,
+    service_account: ServiceAccount | None = None,
+) -> str:
+    """A personal token's name is unique among its owner's live personal tokens; a service
+    token's among its service account's live tokens."""
     name = " ".join((name or "").split())
     if not name:
         raise InvalidInput("Give the token a name.", code="name_required", field="name")
@@ -34,12 +42,17 @@ def clean_name(name: str, *, owner: User, exclude_id: int | None = None) -> str:
         raise InvalidInput(
             "The name has characters that cannot be shown.", code="invalid_name", field="name"
         )
-    taken = PersonalAccessToken.objects.filter(owner=owner, name=name, revoked_at__isnull=True)
+    live = PersonalAccessToken.objects.filter(name=name, revoked_at__isnull=True)
+    if service_account is not None:
+        taken, whose = live.filter(service_account=service_account), service_account.name
+    else:
+        taken, whose = live.personal().filter(owner=owner), ""
     if exclude_id is not None:
         taken = taken.exclude(pk=exclude_id)
     if taken.exists():
+        who = f"{whose} already has" if whose else "You already have"
         raise InvalidInput(
-            f"You already have a token called “{name}”. Pick another name, or revoke the old one.",
+            f"{who} a token called “{name}”. Pick another name, or revoke the old one.",
             code="name_taken",
             field="name",
         )
