@@ -79,6 +79,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         403, "Insufficient scope", "The token lacks the scope the operation needs."
     ),
     "permission_denied": ProblemType(403, "Permission denied", "The operation is not allowed."),
+    "sandbox_only": ProblemType(
+        403,
+        "Sandbox tokens only",
+        "The operation works on the sandbox fleet only (`POST /sandbox/reset`); call it with a "
+        "sandbox token (`qgs_`).",
+    ),
     "not_found": ProblemType(
         404,
         "Not found",

@@ -499,3 +499,16 @@ class TelemetryBucketSeries(_TelemetrySeries):
     points = TelemetryBucket(
         many=True, help_text="One per hour or day in `time_zone` that has readings, oldest first."
     )
+
+
+class SandboxResetOut(serializers.Serializer):
+    """What POST /sandbox/reset made: the fixtures, counted, and the day they are stamped from."""
+
+    anchored_at = serializers.DateTimeField(
+        help_text="Midnight UTC of the reset's day: the readings cover the 7 days before it."
+    )
+    terminals = serializers.IntegerField()
+    spreaders = serializers.IntegerField()
+    readings = serializers.IntegerField()
+    alarms = serializers.IntegerField()
+    maintenance_records = serializers.IntegerField()

@@ -81,7 +81,7 @@ def ensure_sandbox_fleet(organization: Organization, *, now: datetime | None = N
     return True
 
 
-def reset_sandbox_fleet(organization: Organization, *, now: datetime | None = None) -> None:
+def reset_sandbox_fleet(organization: Organization, *, now: datetime | None = None) -> dict:
     """Delete every sandbox row of the organisation and generate the fixtures afresh, in one
     transaction (a concurrent reader sees the old fleet or the new one, never none)."""
     with transaction.atomic():
@@ -95,10 +95,11 @@ def reset_sandbox_fleet(organization: Organization, *, now: datetime | None = No
         MaintenanceRecord.objects.filter(spreader__in=spreaders).delete()
         spreaders.delete()
         Terminal.objects.for_org(organization, sandbox=True).delete()
-        _create(organization, anchor_for(now or timezone.now()))
+        return _create(organization, anchor_for(now or timezone.now()))
 
 
-def _create(organization: Organization, anchor: datetime) -> None:
+def _create(organization: Organization, anchor: datetime) -> dict:
+    """Save the fixtures (one bulk insert per model); what was made, counted."""
     rows = build(organization, anchor)
     Terminal.objects.bulk_create(rows.terminals)
     for spreader in rows.spreaders:
@@ -109,6 +110,14 @@ def _create(organization: Organization, anchor: datetime) -> None:
     TelemetryReading.objects.bulk_create(rows.readings, batch_size=2000)
     Alarm.objects.bulk_create(rows.alarms)
     MaintenanceRecord.objects.bulk_create(rows.maintenance)
+    return {
+        "anchored_at": anchor,
+        "terminals": len(rows.terminals),
+        "spreaders": len(rows.spreaders),
+        "readings": len(rows.readings),
+        "alarms": len(rows.alarms),
+        "maintenance_records": len(rows.maintenance),
+    }
 
 
 def build(organization: Organization, anchor: datetime) -> _Rows:

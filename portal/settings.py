@@ -370,6 +370,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "Alarms", "description": "Alarms and their acknowledgement."},
         {"name": "Maintenance", "description": "Maintenance records."},
         {"name": "Token", "description": "The calling token: inspect, rotate, revoke."},
+        {"name": "Sandbox", "description": "The sandbox fleet of sandbox (`qgs_`) tokens."},
         {"name": "Security", "description": "Reporting leaked tokens (no authentication)."},
     ],
     # Swagger UI keeps an entered token in memory only (no persistAuthorization).

@@ -331,6 +331,7 @@ class AuditEvent(models.Model):
         TOKEN_DENIED = "token.denied", "Token request denied"
         TOKEN_REQUEST_LAPSED = "token.request_lapsed", "Token request expired"
         API_ACCESS_CHANGED = "org.api_access_changed", "Organisation's API access changed"
+        SANDBOX_RESET = "sandbox.reset", "Sandbox fleet reset"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -20,6 +20,7 @@ concern and may move, this surface stays.
                  expire_pending_requests (issue 17)
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
+    sandbox      reset_sandbox (issue 15: the sandbox fleet's fixtures, restored)
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
@@ -41,6 +42,7 @@ from tokens.services.revoke import (
     revoke_token,
     revoke_unused_tokens,
 )
+from tokens.services.sandbox import reset_sandbox
 from tokens.services.update import update_token
 from tokens.services.validation import MAX_ALLOWED_IPS, MAX_LIFETIME_DAYS, MAX_RATE_LIMIT
 
@@ -64,6 +66,7 @@ __all__ = [
     "record_token_in_url",
     "regenerate_token",
     "report_leaked_credentials",
+    "reset_sandbox",
     "revoke_member_tokens",
     "revoke_token",
     "revoke_unused_tokens",
