@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleet', '0001_initial'),
+        ("fleet", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='terminal',
-            name='sandbox',
+            model_name="terminal",
+            name="sandbox",
             field=models.BooleanField(db_index=True, default=False),
         ),
     ]

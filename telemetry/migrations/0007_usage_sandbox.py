@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('telemetry', '0006_leak_alerts'),
+        ("telemetry", "0006_leak_alerts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usagerecord',
-            name='sandbox',
-            field=models.BooleanField(db_default=False, default=False, help_text='Made with a sandbox (qgs_) token, or an attempt at one'),
+            model_name="usagerecord",
+            name="sandbox",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="Made with a sandbox (qgs_) token, or an attempt at one",
+            ),
         ),
     ]

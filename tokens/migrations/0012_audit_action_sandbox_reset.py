@@ -4,15 +4,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0011_audit_actions_of_approval_and_access'),
+        ("tokens", "0011_audit_actions_of_approval_and_access"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('token.created', 'Token created'), ('token.regenerated', 'Token regenerated'), ('token.rotated', 'Token rotated through the API'), ('token.revoked', 'Token revoked'), ('token.expired', 'Token expired'), ('token.updated', 'Token settings changed'), ('token.in_url', 'Token sent in a URL'), ('token.leak_reported', 'Leaked token reported'), ('token.old_secret_used', 'Rotated-out secret used'), ('auth.failed', 'Authentication failed'), ('policy.changed', 'Token policy changed'), ('anomaly.found', 'Anomaly found'), ('anomaly.updated', 'Anomaly acknowledged or resolved'), ('user.login', 'Signed in'), ('user.login_failed', 'Sign-in failed'), ('notification.retried', 'Failed email sent again'), ('membership.changed', 'Organisation membership changed'), ('user.password_changed', 'Password changed'), ('member.invited', 'Member invited'), ('member.joined', 'Member joined'), ('member.role_changed', "Member's role changed"), ('member.removed', 'Member removed'), ('member.left', 'Member left'), ('invitation.revoked', 'Invitation revoked'), ('token.approved', 'Token request approved'), ('token.denied', 'Token request denied'), ('token.request_lapsed', 'Token request expired'), ('org.api_access_changed', "Organisation's API access changed"), ('sandbox.reset', 'Sandbox fleet reset')], db_index=True, max_length=32),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("token.created", "Token created"),
+                    ("token.regenerated", "Token regenerated"),
+                    ("token.rotated", "Token rotated through the API"),
+                    ("token.revoked", "Token revoked"),
+                    ("token.expired", "Token expired"),
+                    ("token.updated", "Token settings changed"),
+                    ("token.in_url", "Token sent in a URL"),
+                    ("token.leak_reported", "Leaked token reported"),
+                    ("token.old_secret_used", "Rotated-out secret used"),
+                    ("auth.failed", "Authentication failed"),
+                    ("policy.changed", "Token policy changed"),
+                    ("anomaly.found", "Anomaly found"),
+                    ("anomaly.updated", "Anomaly acknowledged or resolved"),
+                    ("user.login", "Signed in"),
+                    ("user.login_failed", "Sign-in failed"),
+                    ("notification.retried", "Failed email sent again"),
+                    ("membership.changed", "Organisation membership changed"),
+                    ("user.password_changed", "Password changed"),
+                    ("member.invited", "Member invited"),
+                    ("member.joined", "Member joined"),
+                    ("member.role_changed", "Member's role changed"),
+                    ("member.removed", "Member removed"),
+                    ("member.left", "Member left"),
+                    ("invitation.revoked", "Invitation revoked"),
+                    ("token.approved", "Token request approved"),
+                    ("token.denied", "Token request denied"),
+                    ("token.request_lapsed", "Token request expired"),
+                    ("org.api_access_changed", "Organisation's API access changed"),
+                    ("sandbox.reset", "Sandbox fleet reset"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
     ]
