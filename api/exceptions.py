@@ -62,3 +62,13 @@ class SignatureNotVerified(exceptions.APIException):
     default_detail = "The request is not signed with a known GitHub secret-scanning key."
     # 401 carries WWW-Authenticate (RFC 9110): here the scheme is the scanner's signature.
     auth_header = 'Github-Public-Key-Signature realm="quaygate"'
+
+
+class SandboxOnly(exceptions.PermissionDenied):
+    """A production (qgp_) token on an operation that exists only in the sandbox."""
+
+    default_code = "sandbox_only"
+    default_detail = (
+        "This operation works on the sandbox fleet only: call it with a sandbox token (qgs_). "
+        "A production token never changes sandbox data."
+    )

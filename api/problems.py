@@ -93,6 +93,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "The audit log (`audit:read`) is for organisation admins' tokens; this token's owner "
         "is not an admin of its organisation (any more).",
     ),
+    "sandbox_only": ProblemType(
+        403,
+        "Sandbox tokens only",
+        "The operation works on the sandbox fleet only (`POST /sandbox/reset`); call it with a "
+        "sandbox token (`qgs_`).",
+    ),
     "not_found": ProblemType(
         404,
         "Not found",

@@ -544,3 +544,16 @@ class ChangelogEntryOut(serializers.Serializer):
         allow_null=True,
         help_text="A deprecation only: the date its operations stop working (RFC 8594 Sunset).",
     )
+
+
+class SandboxResetOut(serializers.Serializer):
+    """What POST /sandbox/reset made: the fixtures, counted, and the day they are stamped from."""
+
+    anchored_at = serializers.DateTimeField(
+        help_text="Midnight UTC of the reset's day: the readings cover the 7 days before it."
+    )
+    terminals = serializers.IntegerField()
+    spreaders = serializers.IntegerField()
+    readings = serializers.IntegerField()
+    alarms = serializers.IntegerField()
+    maintenance_records = serializers.IntegerField()

@@ -10,8 +10,11 @@ from accounts.models import Organization, User
 
 
 class TerminalQuerySet(models.QuerySet["Terminal"]):
-    def for_org(self, organization: Organization) -> "TerminalQuerySet":
-        return self.filter(organization=organization)
+    def for_org(self, organization: Organization, *, sandbox: bool = False) -> "TerminalQuerySet":
+        """The organisation's production terminals (its synthetic sandbox ones with sandbox=True).
+        Every picker and every production read starts here, so a sandbox row never shows up
+        where production is meant."""
+        return self.filter(organization=organization, sandbox=sandbox)
 
 
 class Terminal(models.Model):
@@ -24,6 +27,9 @@ class Terminal(models.Model):
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The tenant key between the two worlds: a sandbox (qgs_) token reads only sandbox
+    # terminals and what hangs off them; a production (qgp_) token only the others.
+    sandbox = models.BooleanField(default=False, db_index=True)
 
     objects = TerminalQuerySet.as_manager()
 

@@ -25,13 +25,16 @@ class TokenScope(Protocol):
 
 
 def _terminal_filter(scope: TokenScope, prefix: str = "") -> Q:
-    if scope.kind != "production":
-        # A sandbox token never reads production rows. Its own synthetic fleet is not built
-        # yet, so until it is, a sandbox token sees an empty fleet: lists are empty and every
-        # object is "not found", exactly as a foreign one.
-        return Q(pk__in=[])
-    condition = Q(**{f"{prefix}organization_id": scope.organization_id})
-    if scope.terminal_ids is not None:
+    """The one tenancy rule, as a filter on terminals (spreaders, readings, alarms and
+    maintenance all hang off a terminal, so every read goes through it): the token's
+    organisation, the token's kind of terminal (sandbox for qgs_, production for qgp_), and for
+    a production token its selected terminals. A terminal selection names production
+    terminals, so a sandbox token sees its organisation's whole sandbox fleet."""
+    sandbox = scope.kind != "production"
+    condition = Q(
+        **{f"{prefix}organization_id": scope.organization_id, f"{prefix}sandbox": sandbox}
+    )
+    if scope.terminal_ids is not None and not sandbox:
         condition &= Q(**{f"{prefix}id__in": sorted(scope.terminal_ids)})
     return condition
 

@@ -400,6 +400,7 @@ SPECTACULAR_SETTINGS = {
             "description": "Your organisation's audit log and its hash chain (`audit:read`, "
             "organisation admins' tokens only).",
         },
+        {"name": "Sandbox", "description": "The sandbox fleet of sandbox (`qgs_`) tokens."},
         {"name": "Security", "description": "Reporting leaked tokens (no authentication)."},
     ],
     # Swagger UI keeps an entered token in memory only (no persistAuthorization).

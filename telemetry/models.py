@@ -42,6 +42,12 @@ class UsageRecord(models.Model):
     auth_failure = models.CharField(
         max_length=32, blank=True, help_text="Why authentication failed, if it did"
     )
+    # db_default too: raw inserts (generate_usage's COPY-style INSERT) name no such column.
+    sandbox = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Made with a sandbox (qgs_) token, or an attempt at one",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

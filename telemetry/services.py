@@ -123,6 +123,10 @@ def _create(finding: Finding, token: PersonalAccessToken | None) -> tuple[Anomal
 def _maybe_revoke(anomaly: Anomaly, token: PersonalAccessToken | None) -> bool:
     if anomaly.severity != Anomaly.Severity.HIGH or token is None or not token.is_active:
         return False
+    if token.kind == PersonalAccessToken.Kind.SANDBOX:
+        # A sandbox token reaches only synthetic data: its findings are reported, never acted on
+        # (a partner's load test from a CI runner abroad must not cut its sandbox off).
+        return False
     policy = TokenPolicy.objects.filter(organization_id=token.organization_id).first()
     if policy is None or not policy.auto_revoke_on_high_severity:
         return False

@@ -69,6 +69,7 @@ def build_usage_record(
     # A streaming body is not read (that would consume it): its declared length, if any.
     streaming = response.streaming
     size = int(response.get("Content-Length") or 0) if streaming else len(response.content)
+    prefix = (getattr(token, "display_prefix", "") or failure.get("token_prefix") or "")[:8]
     return {
         # The request's id (core.requestid: a UUID, as the column is), the one in its
         # X-Request-Id header and log lines; a new one outside a request.
@@ -77,9 +78,9 @@ def build_usage_record(
         "token_id": getattr(token, "id", None) or failure.get("token_id"),
         "organization_id": getattr(token, "organization_id", None)
         or failure.get("organization_id"),
-        "token_prefix": (getattr(token, "display_prefix", "") or failure.get("token_prefix") or "")[
-            :8
-        ],
+        "token_prefix": prefix,
+        # The prefix says the kind, for a failed attempt as for a verified token.
+        "sandbox": prefix.startswith("qgs_"),
         "method": request.method[:8] if request.method else "",
         "route": (match.route if match is not None else "")[:200],
         "path": _scrub(request.path)[:500],
@@ -215,6 +216,7 @@ def _to_model(record: dict[str, Any], countries: dict[str, str]) -> UsageRecord:
         user_agent=record.get("user_agent") or "",
         response_bytes=int(record.get("response_bytes") or 0),
         auth_failure=record.get("auth_failure") or "",
+        sandbox=bool(record.get("sandbox")),
     )
 
 

@@ -467,6 +467,7 @@ class AuditEvent(models.Model):
             "Service account's contact changed",
         )
         SERVICE_ACCOUNT_ARCHIVED = "service_account.archived", "Service account archived"
+        SANDBOX_RESET = "sandbox.reset", "Sandbox fleet reset"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)

@@ -17,6 +17,7 @@ from tokens.scopes import Scope
 
 
 class AlarmList(ListApiView):
+    serves_fleet = True
     required_scope = Scope.ALARMS_READ
     serializer_class = AlarmOut
     query_serializer_class = AlarmQuery
@@ -42,6 +43,7 @@ class AlarmList(ListApiView):
 
 
 class AlarmAcknowledge(ApiView):
+    serves_fleet = True
     required_scope = Scope.ALARMS_WRITE
     serializer_class = AlarmOut
 

@@ -29,11 +29,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Organization
 from api import idempotency
 from api.exceptions import IdempotencyKeyUsed, RequestTooLarge
 from api.pagination import KeysetPagination
 from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
 from core.net import client_ip
+from fleet import sandbox
 from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
 from tokens.cache import TokenState
 from tokens.permissions import HasScope
@@ -72,11 +74,23 @@ class ApiView(GenericAPIView):
     deprecated_on: ClassVar[datetime | None] = None
     sunset_on: ClassVar[datetime | None] = None
     deprecation_link: ClassVar[str] = ""
+    # A fleet endpoint: a sandbox token's first call builds its organisation's sandbox fleet.
+    serves_fleet: ClassVar[bool] = False
 
     @property
     def token(self) -> TokenState:
         """The calling token's state (authentication guarantees it in every handler)."""
         return self.request.auth
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, scopes, throttles
+        # One indexed EXISTS per sandbox fleet call; production tokens pay nothing.
+        if (
+            self.serves_fleet
+            and self.token.kind == "sandbox"
+            and not sandbox.has_sandbox_fleet(self.token.organization_id)
+        ):
+            sandbox.ensure_sandbox_fleet(Organization.objects.get(pk=self.token.organization_id))
 
     # Authentication (tokens.authentication) also refuses an address that keeps failing: the
     # check rides on the token cache's round trip, so a good request pays nothing for it.

@@ -24,6 +24,7 @@ SERIAL = OpenApiParameter(
 
 
 class TerminalList(ListApiView):
+    serves_fleet = True
     required_scope = Scope.FLEET_READ
     serializer_class = TerminalOut
     query_serializer_class = TerminalQuery
@@ -48,6 +49,7 @@ class TerminalList(ListApiView):
 
 
 class SpreaderList(ListApiView):
+    serves_fleet = True
     required_scope = Scope.FLEET_READ
     serializer_class = SpreaderOut
     query_serializer_class = SpreaderQuery
@@ -81,6 +83,7 @@ class SpreaderList(ListApiView):
 
 
 class SpreaderDetail(ApiView):
+    serves_fleet = True
     required_scope = Scope.FLEET_READ
     serializer_class = SpreaderOut
 

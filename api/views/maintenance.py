@@ -17,6 +17,7 @@ from tokens.scopes import Scope
 
 
 class MaintenanceList(ListApiView):
+    serves_fleet = True
     required_scope = Scope.MAINTENANCE_READ
     serializer_class = MaintenanceOut
     query_serializer_class = MaintenanceQuery
@@ -42,6 +43,7 @@ class MaintenanceList(ListApiView):
 
 
 class SpreaderMaintenanceCreate(ApiView):
+    serves_fleet = True
     required_scope = Scope.MAINTENANCE_WRITE
     serializer_class = MaintenanceInput
 

@@ -15,6 +15,7 @@ from tokens.scopes import Scope
 
 
 class SpreaderTelemetry(ApiView):
+    serves_fleet = True
     required_scope = Scope.TELEMETRY_READ
 
     @api_operation(

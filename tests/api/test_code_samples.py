@@ -4,7 +4,8 @@ interpreter, each JavaScript sample in Node. Each must answer 2xx. A sample can'
 an operation, and its sample changes with it or this test fails.
 
 Only the environment differs from what a reader copies: QUAYGATE_TOKEN holds a fresh token with
-every scope (one per sample, since some revoke or rotate it), and the server's SITE_URL, which
+every scope (one per sample, since some revoke or rotate it; a sandbox token for the sandbox's
+own operations), and the server's SITE_URL, which
 the samples' base URL is, is the live server's. The objects the samples name (spreader EMX-001,
 alarm 4242) are made to exist first.
 """
@@ -133,11 +134,14 @@ def test_every_sample_runs_against_the_live_server(
     ran = 0
     for path, method, operation in operations(schema):
         for sample in operation["x-codeSamples"]:
-            # The audit log is for an organisation admin's token with audit:read (issue 18).
+            # The audit log is for an organisation admin's token with audit:read (issue 18); the
+            # sandbox's own operations answer sandbox tokens only (a qgp_ gets 403).
             audit = path.endswith("/audit-events")
+            kind = "sandbox" if path.startswith("/api/v1/sandbox/") else "production"
             token = issue(
                 org_admin if audit else owner,
                 name=f"sample {ran}",
+                kind=kind,
                 **({"scopes": ["audit:read"]} if audit else {}),
             ).secret
             extra = header_values(sample["source"], sample_world)

@@ -35,6 +35,7 @@ V1_OPERATIONS = {
     ("/api/v1/alarms/{alarm_id}/acknowledge", "post"): ["alarms:write"],
     ("/api/v1/maintenance", "get"): ["maintenance:read"],
     ("/api/v1/audit-events", "get"): ["audit:read"],
+    ("/api/v1/sandbox/reset", "post"): ["maintenance:write"],
     ("/api/v1/token", "get"): [],
     ("/api/v1/token", "delete"): [],
     ("/api/v1/token/rotate", "post"): [],

@@ -152,6 +152,20 @@ def test_a_high_severity_finding_revokes_the_token_when_the_policy_says_so(token
     assert token.revoked_by_kind == PersonalAccessToken.RevokedBy.ANOMALY
 
 
+def test_a_sandbox_tokens_high_severity_finding_is_reported_but_never_revokes(token, org):
+    TokenPolicy.objects.create(organization=org, auto_revoke_on_high_severity=True)
+    PersonalAccessToken.objects.filter(pk=token.pk).update(kind=PersonalAccessToken.Kind.SANDBOX)
+    travel(token, timezone.now())
+
+    result = detect()
+
+    assert result.revoked == 0
+    [anomaly] = travels(result)
+    assert anomaly.severity == Anomaly.Severity.HIGH and anomaly.token_id == token.pk
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
 def test_without_the_policy_a_high_severity_finding_does_not_revoke(token, org):
     TokenPolicy.objects.create(organization=org, auto_revoke_on_high_severity=False)
     travel(token, timezone.now())

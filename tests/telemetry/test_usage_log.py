@@ -58,6 +58,22 @@ def test_a_failed_authentication_is_logged_with_reason_and_prefix(client, db, no
     assert row.ip == "203.0.113.5"
 
 
+def test_a_sandbox_tokens_requests_are_marked_sandbox(client, token, no_redis):
+    client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
+    client.get(
+        "/api/v1/spreaders/SP-1",
+        **{**authenticated_headers(token), "HTTP_X_TEST_PREFIX": "qgs_Ab12"},
+    )
+    client.get("/api/v1/spreaders/SP-1", HTTP_X_TEST_FAILURE="revoked", HTTP_X_TEST_PREFIX="qgs_Zz")
+
+    rows = UsageRecord.objects.order_by("id")
+    assert [(r.token_prefix, r.sandbox) for r in rows] == [
+        (token.display_prefix, False),
+        ("qgs_Ab12", True),
+        ("qgs_Zz", True),
+    ]
+
+
 def test_requests_outside_the_partner_api_are_not_logged(client, db, no_redis):
     client.get("/dashboard")
     assert not UsageRecord.objects.exists()

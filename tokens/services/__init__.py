@@ -24,6 +24,7 @@ concern and may move, this surface stays.
                  issue_service_token, release_contact (issue 17: organisation-owned tokens)
     exposure     report_leaked_credentials (LeakedCredential), record_token_in_url,
                  record_auth_failure
+    sandbox      reset_sandbox (issue 15: the sandbox fleet's fixtures, restored)
 """
 
 from tokens.services._common import DEFAULT_EXPIRY, IssuedToken, hash_secret
@@ -53,6 +54,7 @@ from tokens.services.revoke import (
     revoke_token,
     revoke_unused_tokens,
 )
+from tokens.services.sandbox import reset_sandbox
 from tokens.services.service_accounts import (
     archive_service_account,
     change_contact,
@@ -96,6 +98,7 @@ __all__ = [
     "release_contact",
     "report_leaked_credentials",
     "request_production_access",
+    "reset_sandbox",
     "revoke_member_tokens",
     "revoke_token",
     "revoke_unused_tokens",

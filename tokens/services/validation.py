@@ -132,7 +132,7 @@ def clean_terminals(
     ids = {t.pk if isinstance(t, Terminal) else int(t) for t in terminals or ()}
     if terminal_access == PersonalAccessToken.TerminalAccess.ALL:
         return []
-    found = list(Terminal.objects.filter(organization=organization, pk__in=ids))
+    found = list(Terminal.objects.for_org(organization).filter(pk__in=ids))
     if not ids:
         raise InvalidInput(
             "Select at least one terminal, or give access to all of them.",

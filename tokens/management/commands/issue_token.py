@@ -95,7 +95,7 @@ class Command(BaseCommand):
         return found[0]
 
     def _terminals(self, organization: Organization, codes: list[str]) -> list[Terminal]:
-        terminals = list(Terminal.objects.filter(organization=organization, code__in=codes))
+        terminals = list(Terminal.objects.for_org(organization).filter(code__in=codes))
         missing = sorted(set(codes) - {t.code for t in terminals})
         if missing:
             raise CommandError(f"No terminal {', '.join(missing)} in {organization.name}")
