@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -81,8 +82,6 @@ def publish_announcement(
                 **({"note": note} if note else {}),
             },
         )
-        from changelog.tasks import send_announcement_task
-
         transaction.on_commit(lambda: send_announcement_task.delay(announcement.pk))
     return announcement
 
@@ -202,3 +201,20 @@ def _queue_everyone_else(announcement: Announcement, context: dict, skip: set[in
         )
         total += len(batch)
         after = batch[-1].id
+
+
+# The task lives beside the service it calls, as notifications.delivery's does, so services and
+# tasks do not import each other round a cycle; changelog.tasks re-exports it for autodiscovery.
+@shared_task(
+    name="changelog.send_announcement",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_announcement_task(announcement_id: int) -> int:
+    """Safe to retry: every email's dedup key is the announcement and the inbox."""
+    announcement = Announcement.objects.filter(pk=announcement_id).first()
+    if announcement is None:
+        return 0
+    return send_announcement(announcement).recipients
