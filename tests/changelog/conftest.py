@@ -14,7 +14,9 @@ from accounts.models import Membership, Organization, User
 from changelog import services
 from changelog.models import Announcement
 from telemetry.models import UsageRecord
+from tests.admin.conftest import ops, ops_client  # noqa: F401 (the ops console's fixtures)
 from tests.conftest import make_org, make_user
+from tests.notifications.test_delivery_end_to_end import smtp, worker  # noqa: F401 (reused)
 from tokens import services as token_services
 from tokens.actors import Actor
 from tokens.models import PersonalAccessToken

@@ -6,7 +6,6 @@ from django.urls import reverse
 
 from changelog.models import Announcement
 from notifications.models import Notification
-from tests.admin.conftest import ops, ops_client  # noqa: F401 (the ops console's own fixtures)
 from tokens.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

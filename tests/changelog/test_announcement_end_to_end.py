@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from tests.changelog.conftest import admin_of, record_call
-from tests.notifications.test_delivery_end_to_end import smtp, worker  # noqa: F401
 from tests.support.worker import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
