@@ -86,7 +86,7 @@ _site_host = f"[{_site_host}]" if ":" in _site_host else _site_host
 SITE_URL = env_str("SITE_URL", f"http://{_site_host}:{env_int('PORT', 8000)}").rstrip("/")
 
 # The API's changelog: one file in the repository (changelog/entries.py reads and checks it).
-API_CHANGELOG_FILE = BASE_DIR / "changelog" / "changelog.toml"
+API_CHANGELOG_FILE = env_str("API_CHANGELOG_FILE", str(BASE_DIR / "changelog" / "changelog.toml"))
 
 INSTALLED_APPS = [
     "accounts",

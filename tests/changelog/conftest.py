@@ -14,6 +14,7 @@ from accounts.models import Membership, Organization, User
 from changelog import services
 from changelog.models import Announcement
 from telemetry.models import UsageRecord
+from tests.admin.conftest import ops, ops_client  # noqa: F401 (the ops console's fixtures)
 from tests.conftest import make_org, make_user
 from tokens import services as token_services
 from tokens.actors import Actor
@@ -106,3 +107,8 @@ def draft(changelog_file) -> Callable[[str], Announcement]:
 @pytest.fixture
 def no_access_org(db) -> Organization:
     return make_org("Port Without API", api_access=Organization.ApiAccess.NONE)
+
+
+@pytest.fixture
+def worker(mail_worker) -> None:
+    """The shared mailing worker (tests.support.smtp; `smtp` is the root conftest's)."""

@@ -1,53 +1,92 @@
-"""An announcement end to end: published by ops, fanned out by a real Celery worker (Redis
-broker, PostgreSQL shared with the test) and delivered by it to a real SMTP server on loopback.
-Each inbox receives it exactly once, also when ops try to publish it again."""
+"""An announcement end to end: ops publish in /admin/, a real Celery worker (Redis broker,
+PostgreSQL shared with the test) writes the outbox and sends through a real SMTP server on
+loopback (aiosmtpd), with the shared fixtures of tests/support/smtp.py. Each inbox gets
+exactly one email; the owner of the token that called the deprecated operation gets the one
+that says which token called what; publishing again sends nothing."""
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from accounts.models import Membership
-from changelog import services
-from changelog.services import AnnouncementError
-from tests.changelog.conftest import admin_of
+from tests.changelog.conftest import admin_of, record_call
 from tests.support.worker import wait_for
-from tokens.actors import Actor
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-# An entry of the real changelog file: the worker process reads the file the settings name.
-ENTRY = "changelog"
+CHANGELIST = reverse("admin:changelog_announcement_changelist")
+SUBJECT = "Quaygate API 1.7.0: GET /maintenance is deprecated: use each spreader's records"
 
 
-def _announced(smtp, title: str) -> list:
-    """The announcement's messages (the tokens' "created" notices arrive too)."""
-    return [m for m in smtp.inbox.messages if title in " ".join(m["Subject"].split())]
+@pytest.fixture
+def worker_reads_the_changelog(changelog_file, monkeypatch):
+    """Before the worker starts: it reads the same changelog file as the test."""
+    monkeypatch.setenv("API_CHANGELOG_FILE", str(changelog_file))
 
 
-def _recipients(smtp, title: str) -> list[str]:
-    return sorted(message["To"] for message in _announced(smtp, title))
+def announcement_mail(smtp) -> dict[str, object]:
+    """To -> message, for the announcement's emails (not the "token created" ones)."""
+    found = {}
+    for message in list(smtp.inbox.messages):
+        subject = " ".join(message["Subject"].split())
+        if subject.startswith(("Quaygate API", "Action needed")):
+            assert message["To"] not in found, f"a second email to {message['To']}"
+            found[message["To"]] = message
+    return found
 
 
-def test_an_announcement_reaches_each_inbox_exactly_once(
-    mail_worker, smtp, org, other_org, owner, member, org_admin, ops_user, issue_token
+def text_of(message) -> str:
+    return message.get_payload(0).get_payload(decode=True).decode()
+
+
+def test_ops_publish_and_each_inbox_gets_exactly_one_email(
+    worker_reads_the_changelog,
+    worker,
+    smtp,
+    org,
+    other_org,
+    owner,
+    member,
+    org_admin,
+    ops_user,
+    issue_token,
+    draft,
 ):
-    # owner holds tokens in two organisations (one email, not two); member holds one token;
-    # org_admin holds none but administers; the other org's admin holds none either.
-    issue_token(owner, org, "crane feed")
+    from django.contrib.auth.models import Group
+
+    ops_user.groups.add(Group.objects.get(name="Ops"))
+    crane = issue_token(owner, org, "crane feed")
     issue_token(owner, org, "nightly sync")
     Membership.objects.create(user=owner, organization=other_org)
     issue_token(owner, other_org, "antwerp mirror")
     issue_token(member, org, "member script")
-    sofia = admin_of(other_org, "sofia@other.example")
-    expected = sorted([owner.email, member.email, org_admin.email, sofia.email])
+    admin_of(other_org, "sofia@other.example")
+    record_call(crane, "GET", "/api/v1/maintenance")
+    record_call(crane, "GET", "/api/v1/maintenance")
+    announcement = draft()
+    ops = Client()
+    ops.force_login(ops_user)
+    data = {"action": "publish", "_selected_action": [announcement.pk], "index": 0}
 
-    announcement = services.draft_announcement(entry_id=ENTRY)
-    services.publish_announcement(announcement, actor=Actor.for_ops(ops_user), note="e2e")
+    done = ops.post(CHANGELIST, data | {"_confirm": "yes", "reason": ""})
 
-    title = announcement.title
-    assert wait_for(lambda: len(_announced(smtp, title)) >= len(expected), timeout=60), _recipients(
-        smtp, title
+    assert done.status_code == 302
+    inboxes = {owner.email, member.email, org_admin.email, "sofia@other.example"}
+    assert wait_for(lambda: set(announcement_mail(smtp)) == inboxes, timeout=40), announcement_mail(
+        smtp
     )
-    with pytest.raises(AnnouncementError):
-        services.publish_announcement(announcement, actor=Actor.for_ops(ops_user))
-    # Room for a duplicate to show up, from the fan-out or from the refused second publish.
-    wait_for(lambda: len(_announced(smtp, title)) > len(expected), timeout=3)
-    assert _recipients(smtp, title) == expected
+    again = ops.post(CHANGELIST, data | {"_confirm": "yes", "reason": ""}, follow=True)
+    assert "already published" in again.content.decode()
+    wait_for(lambda: len(announcement_mail(smtp)) > 4, timeout=2)  # time for a duplicate
+    mail = announcement_mail(smtp)
+    assert len(mail) == 4
+    targeted = text_of(mail[owner.email])
+    assert "Action needed" in mail[owner.email]["Subject"]
+    assert f"crane feed ({crane.display_prefix}…)" in targeted
+    assert "maintenance_list (GET /api/v1/maintenance): 2 calls" in targeted
+    assert "nightly sync" not in targeted and "antwerp mirror" not in targeted
+    for address in inboxes - {owner.email}:
+        assert " ".join(mail[address]["Subject"].split()) == SUBJECT
+        assert "crane feed" not in text_of(mail[address])
+    announcement.refresh_from_db()
+    assert (announcement.recipients, announcement.targeted) == (4, 1)
