@@ -74,10 +74,10 @@ def owner_badge(token: PersonalAccessToken) -> str:
     """Whose token it is: a person's (personal) or the organisation's (a service account's)."""
     if token.service_account_id is not None:
         return mark_safe(
-            '<span class="badge badge-service" title="Owned by the organisation">'
+            '<span class="owner-badge owner-service" title="Owned by the organisation">'
             '<span class="badge-mark" aria-hidden="true">⚙</span> Service account</span>'
         )
-    return mark_safe('<span class="badge badge-muted">Personal</span>')
+    return mark_safe('<span class="owner-badge owner-personal">Personal</span>')
 
 
 @register.filter

@@ -189,6 +189,8 @@ def test_the_token_is_never_logged_shown_or_put_in_a_url(
     secret = issue(owner, scopes=["fleet:read"]).secret
     client = connect(secret)
     caplog.set_level(logging.DEBUG)
+    # httpx logs each request line at INFO; the settings quiet it, this test listens to it.
+    caplog.set_level(logging.DEBUG, logger="httpx")
 
     list(client.terminals.list(limit=1))
     with pytest.raises(PermissionDenied) as denied:

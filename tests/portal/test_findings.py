@@ -185,9 +185,9 @@ def test_acting_on_a_finding_takes_a_fixed_number_of_queries(
     anomaly = raise_finding(issue(owner, org).token)
     sign_in(client, owner)
     # session, user, the finding (+token, owner, organisations) checked for access,
-    # savepoint, the state update, the audit event (+ lock and move its chain head: issue 18),
-    # release
-    with django_assert_num_queries(9):
+    # savepoint, the state update, the audit event (+ lock and move its chain head, and the
+    # webhooks' look-up of endpoints subscribed to it: issue 18), release
+    with django_assert_num_queries(10):
         response = act(client, anomaly, "acknowledge", note="looking")
     assert response.status_code == 302
 
