@@ -42,6 +42,23 @@ ACCOUNT_CONTEXT = {
     "reset_url": "/password-reset/",
 }
 ACCOUNT_KINDS = {Notification.Kind.PASSWORD_CHANGED.value}
+# Issue 16: what twofactor.services and twofactor.policy pass; no token in these either.
+TWO_FACTOR_CONTEXT = {
+    "two_factor_changed": {
+        "event": "recovery_code_used",
+        "headline": "A recovery code was used",
+        "codes_left": 9,
+        "ip": "203.0.113.9",
+        "when": WHEN,
+        "security_url": "/account/security/",
+    },
+    "two_factor_required": {
+        "organization": "Port of Rotterdam",
+        "deadline": WHEN,
+        "reminder": True,
+        "security_url": "/account/security/",
+    },
+}
 # What members.invitations and members.services pass: no token in these either.
 MEMBER_CONTEXT = {
     "member_invited": {
@@ -70,10 +87,16 @@ MEMBER_CONTEXT = {
     },
 }
 ALL_KINDS = [kind.value for kind in Notification.Kind]
-TOKEN_KINDS = [kind for kind in ALL_KINDS if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys()]
+TOKEN_KINDS = [
+    kind
+    for kind in ALL_KINDS
+    if kind not in ACCOUNT_KINDS | MEMBER_CONTEXT.keys() | TWO_FACTOR_CONTEXT.keys()
+]
 
 
 def context_for(kind: str) -> dict:
+    if kind in TWO_FACTOR_CONTEXT:
+        return TWO_FACTOR_CONTEXT[kind]
     if kind in MEMBER_CONTEXT:
         return MEMBER_CONTEXT[kind]
     if kind in ACCOUNT_KINDS:
