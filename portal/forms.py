@@ -230,6 +230,7 @@ class NewTokenForm(forms.Form):
             label="Owner",
             widget=forms.RadioSelect,
             initial="me",
+            required=False,  # not chosen: a personal token, as before the choice existed
             required=False,  # not sent (a script, an older form): a personal token
             choices=[("me", "For me: a personal token that ends when I leave")]
             + [
