@@ -8,7 +8,6 @@ Screenshots with the prefix i15b-."""
 import re
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from accounts.models import Organization, User
 from tests.browser.test_members_flow import (  # noqa: F401 - smtp is a fixture
@@ -20,6 +19,7 @@ from tests.browser.test_members_flow import (  # noqa: F401 - smtp is a fixture
 )
 from tests.browser.test_portal_flows import call_api
 from tests.conftest import PASSWORD, make_user
+from tests.support.ops import ops_group
 from tests.support.worker import wait_for
 from tokens import services
 from tokens.actors import Actor
@@ -112,14 +112,8 @@ def test_a_new_customer_is_onboarded_from_sandbox_to_production(
     superuser = make_user("root@quaygate.example", is_staff=True, is_superuser=True)
     approver = make_user("ops@quaygate.example", is_staff=True)
     # The live server's database is flushed between tests, which drops the Ops group its
-    # migration made (permissions are recreated): give it back the two it needs here.
-    ops_group, _ = Group.objects.get_or_create(name="Ops")
-    ops_group.permissions.add(
-        *Permission.objects.filter(
-            codename__in=["view_productionaccessrequest", "change_productionaccessrequest"]
-        )
-    )
-    approver.groups.add(ops_group)
+    # migration made: give it back the two permissions it needs here.
+    approver.groups.add(ops_group("view_productionaccessrequest", "change_productionaccessrequest"))
     ops, partner = page, phone_page
 
     admin_sign_in(ops, live_server, superuser)
