@@ -15,8 +15,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from accounts.models import Membership
-from portal import selectors, sudo, two_factor_gate
+from portal import selectors, sudo
 from portal.request_forms import DecisionForm
+from portal.views.organization import membership_or_404
 from portal.views.paging import paginate
 from tokens import services
 from tokens.actors import Actor
@@ -25,10 +26,7 @@ from tokens.models import PersonalAccessToken
 
 
 def _admin_membership(request: HttpRequest, slug: str) -> Membership | HttpResponse:
-    membership = selectors.membership_in(request.user, slug)
-    if membership is None:
-        raise Http404("No such organisation")
-    two_factor_gate.check(request, membership.organization)
+    membership = membership_or_404(request, slug)  # 404 for outsiders, the 2FA gate
     if not membership.is_admin:
         context = {"organization": membership.organization, "membership": membership}
         return render(request, "portal/admins_only.html", context, status=403)

@@ -12,15 +12,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
-from portal import selectors, sudo, two_factor_gate
+from portal import sudo
 from portal.forms import add_service_error, posted
+from portal.views.organization import membership_or_404
 from portal.webhook_forms import WebhookEndpointForm
 from tokens.actors import Actor
 from webhooks import selectors as webhook_selectors
@@ -29,10 +30,7 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def admin_membership(request: HttpRequest, slug: str) -> Membership:
-    membership = selectors.membership_in(request.user, slug)
-    if membership is None:
-        raise Http404("No such organisation")
-    two_factor_gate.check(request, membership.organization)
+    membership = membership_or_404(request, slug)  # 404 for outsiders, the 2FA gate
     if not membership.is_admin:
         raise PermissionDenied("Only organisation admins manage webhooks")
     return membership
