@@ -101,6 +101,8 @@ def bench_org() -> BenchOrg:
         Organization.objects.filter(pk=org.pk).update(
             plan_rate_limit_per_hour=BENCH_PLAN_RATE, plan_max_active_tokens=BENCH_PLAN_TOKENS
         )
+        # issue_token checks the plan on the instance it is given: give it the plan just set.
+        org.refresh_from_db()
         admin, created = User.objects.get_or_create(
             email="bench-admin@bench.example", defaults={"full_name": "Bench Admin"}
         )
