@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from bench import generators, http, inprocess, seed
+from bench import generators, http, inprocess, propagation, rate_limits, seed
 from bench.report import Row, machine, render
 from bench.secret_scanning import secret_scanning_row
 
@@ -37,7 +37,15 @@ FULL_TARGET_S = 60
 EXPIRY_TARGET_S = 60
 USAGE_SEED = 2026
 # What --only may pick; without it, every step runs.
-STEPS = ("http", "verification", "expiry", "anomaly", "secret-scanning")
+STEPS = (
+    "http",
+    "verification",
+    "propagation",
+    "rate-limits",
+    "expiry",
+    "anomaly",
+    "secret-scanning",
+)
 
 
 def _rate(result: http.TargetResult, ceiling: float) -> str:
@@ -97,6 +105,10 @@ class Command(BaseCommand):
             rows += self._verification(creds)
         if "http" in steps:
             rows.append(self._telemetry_row)
+        if "propagation" in steps:
+            rows += propagation.rows(say=self.say)
+        if "rate-limits" in steps:
+            rows += rate_limits.rows(say=self.say)
         if "expiry" in steps:
             rows.append(self._expiry(options["tokens"]))
         if "anomaly" in steps:
