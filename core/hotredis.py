@@ -1,240 +1,231 @@
-"""Redis for the partner API's hot path: one connection per thread, one round trip per request.
+"""Redis on the partner API's hot path: the client, and the pushes that keep process memory true.
 
-Every API request needs Redis twice: the token cache's commands before the view (state,
-rate-limit count, touch, address block) and the usage log's XADD after it. Through redis-py's
-client and pipeline each round trip cost ~110 µs of CPU here (command stack, retry wrapper, pool
-checkout and release, a callback per reply): more than the whole unauthenticated request the
-benchmark compares us with. So this module talks to Redis through a redis-py `Connection` that
-the thread keeps (connecting, AUTH and SELECT from the URL, the hiredis parser, socket timeouts
-and the exceptions are all still redis-py's), and it makes one round trip of the two:
+A partner-API request makes no Redis round trip when nothing changed. What it needs (the token's
+state, whether its address is blocked) lives in the process, and Redis tells every process when
+it changes, through client-side caching in broadcast mode: one connection per process runs
+`CLIENT TRACKING ON REDIRECT <itself> BCAST PREFIX …` and is subscribed to
+`__redis__:invalidate`, so whenever any client writes, deletes or expires a key under a tracked
+prefix, Redis pushes that key's name to every process. `poll()`, called at the start of each
+request, reads what arrived without blocking (one non-blocking `recv`, ~2 µs) and hands the keys
+to the handler registered for their prefix (`track`), which drops what it kept for them.
 
-- `execute` sends commands and reads their replies (the token cache).
-- `send` writes a command and leaves its reply to be read by the next round trip on the same
-  connection (the usage log's XADD: the request does not wait for Redis to say "added").
-  If that reply turns out to be an error, or the connection dies before it is read, the
-  command's `on_failure` runs then, so the caller can keep the record another way. It must be
-  quick and must not touch the database: it runs in the middle of another request.
+When memory may be trusted (`poll` returns True): the connection is up and a PING sent less than
+TRUST_SECONDS ago has come back. Redis answers in order, so every invalidation it sent before
+that PING has been read; a connection that silently died (a partition, no reset) therefore
+stops being trusted within TRUST_SECONDS, and the callers go to Redis or the database instead,
+as every request once did. PINGs go out every PING_EVERY_SECONDS while requests come; a process
+that was idle longer than TRUST_SECONDS answers its next request the slow way while its PING is
+on the way. On every (re)connection and every loss the `on_reset` handlers run: memory that may
+have missed a message is dropped, never trusted.
 
-Owed replies are read by the next `execute`, by `send` once MAX_UNREAD are owed, when the
-thread ends, and at exit (every thread's connections). A connection belongs to one thread of
-one process (a forked child makes its own). Any error drops it, failing the commands whose
-replies were not read yet. A connection that had worked and then fails (Redis restarted, an
-idle connection closed by a proxy) is replaced at once and the call tried again, once. For
-`execute` that means its commands may run twice when the connection died after Redis ran them
-but before the reply came back: the token cache's rate-limit counter then counts one request
-twice (a token may see its 429 one request early, never late) and the once-a-minute
-`last_used_at` update may skip a minute.
+The guarantee this gives (README, "Guarantees"): a change committed and written to Redis is
+refused by every process from the first request that starts after its invalidation reached the
+process (well under a millisecond on loopback); at worst, with the connection silently broken,
+TRUST_SECONDS.
 
-Connections are per URL and made from `client_for(url)`, the hot path's redis-py client (short
-timeouts), which the token cache and the usage log also use for their other commands.
+Keys are per Redis server, not per database: invalidations for the same prefix in other
+databases arrive too, and only cost a drop. A Redis without client tracking (before 6.0, some
+proxies) is never trusted: every request then asks Redis.
+
+`client_for(url)` is the hot path's redis-py client (short timeouts) for the round trips that
+remain: a state not in memory, a rate-limit lease, the once-a-minute "last used" decision.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
+import socket
+import ssl
 import threading
-import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
 
+import hiredis
 import redis
-from redis.connection import AbstractConnection
 
 logger = logging.getLogger(__name__)
 
-OnFailure = Callable[[Exception], None]
-# Replies left unread at most; more (a run of requests that never reach `execute`, such as
-# malformed tokens) are read at once.
-MAX_UNREAD = 64
+TRUST_SECONDS = 1.0
+PING_EVERY_SECONDS = 0.25
+RETRY_AFTER_SECONDS = 5.0
+CHANNEL = b"__redis__:invalidate"
+_READ_SIZE = 65536
 
-
-@dataclass(eq=False)
-class _Wire:
-    connection: AbstractConnection
-    unread: list[OnFailure] = field(default_factory=list)
-    worked: bool = False  # a round trip succeeded since it (re)connected
-    # Taken by every call of the owning thread; settle_all (at exit) skips a wire that is busy.
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_local = threading.local()
-_all_wires: weakref.WeakSet[_Wire] = weakref.WeakSet()
+OnKeys = Callable[[list[bytes]], None]
+_handlers: dict[bytes, OnKeys] = {}
+_resets: list[Callable[[], None]] = []
 
 
 @cache
 def client_for(url: str) -> redis.Redis:
     """The redis-py client for `url` on the API's path. Short timeouts: a sick Redis must not
-    hold requests hostage; the callers fall back instead. Its pool's settings (timeouts,
-    credentials, database) also make this module's per-thread connections."""
+    hold requests hostage; the callers fall back instead."""
     return redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
 
 
-def execute(url: str, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """Send `commands` in one write and return their replies, in order; replies owed to
-    earlier `send`s are read on the way. A command's error reply raises, as in redis-py."""
-    wire = _wire(url)
-    connection = wire.connection
-    packed = connection.pack_commands(commands)
-
-    def round_trip() -> list[Any]:
-        connection.send_packed_command(packed, check_health=False)
-        _read_unread(wire)
-        return [connection.read_response() for _ in commands]
-
-    with wire.lock:
-        replies = _exchange(wire, round_trip)
-        wire.worked = True
-        return replies
+def track(prefix: str, on_keys: OnKeys, *, on_reset: Callable[[], None]) -> None:
+    """Have `on_keys(keys)` told about every key under `prefix` that changes, and `on_reset()`
+    whenever what was kept may have missed a change. Register at import, before the first poll
+    (a listener tracks the prefixes known when it connects)."""
+    _handlers[prefix.encode()] = on_keys
+    _resets.append(on_reset)
 
 
-def send(url: str, command: tuple[Any, ...], *, on_failure: OnFailure) -> None:
-    """Write `command` now; its reply is read by the next round trip on this connection.
-
-    Raises when it cannot be written (then `on_failure` is not called: the caller knows).
-    """
-    wire = _wire(url)
-    packed = wire.connection.pack_command(*command)
-    with wire.lock:
-        _exchange(wire, lambda: wire.connection.send_packed_command(packed, check_health=False))
-        wire.unread.append(on_failure)
-        if len(wire.unread) >= MAX_UNREAD:
-            _settle(wire)
+def poll(url: str) -> bool:
+    """Apply what Redis pushed since the last call; True when memory may be trusted."""
+    listener = _listeners.get(url)
+    if listener is None:
+        listener = _listeners.setdefault(url, _Listener(url))
+    return listener.poll()
 
 
-def _exchange(wire: _Wire, talk: Callable[[], Any]) -> Any:
-    """`talk` on the wire's connection. Any error drops the connection (failing what it still
-    owes); a ConnectionError on a connection that had worked is tried once more on a new one."""
-    while True:
-        retry = wire.worked
-        try:
-            return talk()
-        except redis.ConnectionError as error:
-            _drop(wire, error)
-            if not retry:
-                raise
-        except BaseException as error:
-            _drop(wire, error)
-            raise
-
-
-def settle() -> None:
-    """Read every reply still owed on this thread's connections."""
-    _settle_thread(_wires())
-
-
-def settle_all() -> None:
-    """Read every reply still owed on every thread's connections (at exit). A connection that
-    is busy in its own thread (the lock is taken) is left alone rather than raced."""
-    for wire in list(_all_wires):
-        if wire.lock.acquire(blocking=False):
-            try:
-                _settle(wire)
-            finally:
-                wire.lock.release()
+def epoch(url: str) -> int:
+    """Grows on every reset of memory (a new connection, a flush, a loss): a load that began
+    in an earlier epoch must not be kept."""
+    listener = _listeners.get(url)
+    return listener.epoch if listener is not None else -1
 
 
 def reset() -> None:
-    """Settle and close this thread's connections (tests that stop or move Redis)."""
-    settle()
-    for wire in _wires().values():
-        wire.connection.disconnect()
-    _local.wires = _ThreadWires()
+    """Close every listener of this process (tests that stop, move or flush Redis)."""
+    for listener in list(_listeners.values()):
+        listener.close()
+    _listeners.clear()
 
 
-def _settle(wire: _Wire) -> None:
-    if not wire.unread:
-        return
-    try:
-        _read_unread(wire)
-    except Exception as error:  # every unread command is failed over
-        _drop(wire, error)
-    except BaseException as error:  # SystemExit (a worker told to stop): fail over, then stop
-        _drop(wire, error)
-        raise
+def _pack(*parts: bytes | str | int) -> bytes:
+    encoded = [part if isinstance(part, bytes) else str(part).encode() for part in parts]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded
+    )
 
 
-def _read_unread(wire: _Wire) -> None:
-    while wire.unread:
+_PING = _pack("PING")
+
+
+class _Listener:
+    """One process's tracking connection to one Redis."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.lock = threading.Lock()
+        self.sock: socket.socket | None = None
+        self.connection = None  # the redis-py Connection that owns the socket
+        self.reader = hiredis.Reader()
+        self.epoch = 0
+        self.verified_at = float("-inf")  # when the last answered PING was sent
+        self.ping_sent_at: float | None = None
+        self.down_until = 0.0
+
+    def poll(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if self.sock is None and not self._connect(now):
+                return False
+            try:
+                self._read()
+                if self.ping_sent_at is None and now - self.verified_at >= PING_EVERY_SECONDS:
+                    self.sock.send(_PING)
+                    self.ping_sent_at = now
+            except (OSError, redis.RedisError, hiredis.ProtocolError) as error:
+                self._lost(error, now)
+                return False
+            return now - self.verified_at < TRUST_SECONDS
+
+    def _connect(self, now: float) -> bool:
+        if now < self.down_until:
+            return False
+        pool = client_for(self.url).connection_pool
+        # RESP2 on this connection whatever the URL says: the invalidations then arrive as
+        # the pub/sub messages of the channel it redirects them to.
+        connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
         try:
-            wire.connection.read_response()
-        except redis.ResponseError as error:
-            # Refused (out of memory, wrong type): the connection is still in step.
-            _fail(wire.unread.pop(0), error)
-        else:
-            wire.unread.pop(0)
+            connection.connect()  # redis-py's: AUTH, SELECT, TLS, timeouts from the URL
+            connection.send_command("CLIENT", "ID")
+            client_id = connection.read_response()
+            prefixes = [part for prefix in _handlers for part in (b"PREFIX", prefix)]
+            connection.send_command(
+                "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes
+            )
+            connection.read_response()
+            sock = connection._sock
+            sock.sendall(_pack("SUBSCRIBE", CHANNEL) + _PING)
+            sock.setblocking(False)
+        except (OSError, redis.RedisError) as error:
+            connection.disconnect()
+            self._lost(error, now)
+            return False
+        self.connection, self.sock, self.reader = connection, sock, hiredis.Reader()
+        self.ping_sent_at, self.verified_at = now, float("-inf")
+        self._reset()
+        return True
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(_READ_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                break
+            if not data:
+                raise redis.ConnectionError("Redis closed the tracking connection")
+            self.reader.feed(data)
+            if len(data) < _READ_SIZE:
+                break
+        while (message := self.reader.gets()) is not False:
+            self._handle(message)
+
+    def _handle(self, message) -> None:
+        if isinstance(message, hiredis.ReplyError):
+            raise redis.ResponseError(str(message))
+        kind = message if message == b"PONG" else message[0]
+        if kind in (b"pong", b"PONG"):
+            if self.ping_sent_at is not None:
+                self.verified_at, self.ping_sent_at = self.ping_sent_at, None
+        elif kind == b"message" and message[1] == CHANNEL:
+            keys = message[2]
+            if keys is None:  # FLUSHDB / FLUSHALL: everything may have changed
+                self._reset()
+                return
+            for prefix, on_keys in _handlers.items():
+                matching = [key for key in keys if key.startswith(prefix)]
+                if matching:
+                    on_keys(matching)
+
+    def _lost(self, error: BaseException, now: float) -> None:
+        if self.sock is not None or now >= self.down_until:
+            logger.warning(
+                "Redis tracking connection lost (%s): token states come from Redis or the "
+                "database until it is back",
+                type(error).__name__,
+            )
+        self.close()
+        self.down_until = now + RETRY_AFTER_SECONDS
+        self._reset()
+
+    def _reset(self) -> None:
+        self.epoch += 1
+        for on_reset in _resets:
+            on_reset()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.disconnect()
+        self.connection = self.sock = None
+        self.verified_at, self.ping_sent_at = float("-inf"), None
 
 
-def _drop(wire: _Wire, error: BaseException) -> None:
-    # Replies may be left on the socket: never reuse it.
-    wire.connection.disconnect()
-    wire.worked = False
-    unread, wire.unread = wire.unread, []
-    failure = error if isinstance(error, Exception) else redis.ConnectionError(repr(error))
-    try:
-        while unread:
-            _fail(unread.pop(0), failure)
-    finally:
-        # Even when a callback is interrupted (SystemExit), the others still get their turn.
-        for on_failure in unread:
-            _fail(on_failure, failure)
+_listeners: dict[str, _Listener] = {}
 
 
-def _fail(on_failure: OnFailure, error: Exception) -> None:
-    try:
-        on_failure(error)
-    except Exception:
-        logger.exception("A Redis command's failure handler failed")
+def _forget_parent_listeners() -> None:
+    # A forked child (a gunicorn worker) must not read its parent's socket, nor trust memory
+    # the parent filled: it connects its own listener and starts empty.
+    global _listeners
+    _listeners = {}
+    for on_reset in _resets:
+        on_reset()
 
 
-def _settle_thread(connections: dict[str, _Wire]) -> None:
-    for wire in list(connections.values()):
-        with wire.lock:
-            _settle(wire)
-
-
-class _ThreadWires:
-    """One thread's connections by URL. When the thread ends, its thread-local storage goes and
-    this with it: what its connections are still owed is settled then, not never."""
-
-    __slots__ = ("__weakref__", "connections")
-
-    def __init__(self) -> None:
-        self.connections: dict[str, _Wire] = {}
-        finalizer = weakref.finalize(self, _settle_thread, self.connections)
-        finalizer.atexit = False  # at exit settle_all does it, without waiting on busy threads
-
-
-def _wires() -> dict[str, _Wire]:
-    try:
-        return _local.wires.connections
-    except AttributeError:  # this thread's first call
-        holder = _local.wires = _ThreadWires()
-        return holder.connections
-
-
-def _wire(url: str) -> _Wire:
-    wires = _wires()
-    wire = wires.get(url)
-    if wire is None:
-        pool = client_for(url).connection_pool
-        wire = wires[url] = _Wire(pool.connection_class(**pool.connection_kwargs))
-        _all_wires.add(wire)
-    return wire
-
-
-def _forget_parent_connections() -> None:
-    # A forked child (a gunicorn worker) must not use its parent's sockets: the parent's
-    # thread-local state is copied into the child's same-named thread.
-    global _local, _all_wires
-    _local = threading.local()
-    _all_wires = weakref.WeakSet()
-
-
-os.register_at_fork(after_in_child=_forget_parent_connections)
-# A worker that exits (gunicorn's max-requests, a reload) reads what it is owed first, so a
-# refused XADD still reaches its fallback.
-atexit.register(settle_all)
+os.register_at_fork(after_in_child=_forget_parent_listeners)

@@ -1,9 +1,9 @@
-"""Writing the usage log: cheap on the request path, nothing lost.
+"""Writing the usage log: nothing on the request path but an append, nothing lost.
 
-The request path appends one entry to a Redis Stream (XADD, capped with MAXLEN ~), written at
-once and acknowledged with the next request's token-cache round trip (core.hotredis). A
-Celery task drains the stream through a consumer group in bulk: rows are inserted with
-ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
+A request appends its record to this process's buffer. A flusher thread sends the buffer to a
+Redis Stream every 50 ms (a pipeline of XADDs capped with MAXLEN ~, one round trip), and flushes
+it at exit. A Celery task drains the stream through a consumer group in bulk: rows are inserted
+with ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
 the transaction commits. Entries a crashed drain read but never acknowledged are claimed by the
 next drain (XAUTOCLAIM) and replayed; their request_ids make the replay insert nothing twice.
 
@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import deque
@@ -25,7 +26,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -116,79 +117,132 @@ def xadd_command(record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def record_usage(record: dict[str, Any]) -> str:
-    """Append to the stream, or insert directly when there is no Redis. Returns where it went.
+    """Queue the record for the stream, or insert it directly when there is no Redis. Returns
+    where it went.
 
-    The XADD is written at once and its reply read with the next request's token-cache round
-    trip (core.hotredis), so a request makes one round trip to Redis, not two. Should Redis
-    refuse it or the connection die before that reply, the record waits in `_refused` and the
-    next record_usage (or `settle`, or exit) inserts it directly: outside any other request's
-    view or transaction. If Redis had appended it after all, the drain's conflict on request_id
-    skips the copy.
+    The request only appends to this process's buffer; the flusher thread sends the buffer to
+    the stream every FLUSH_EVERY_SECONDS in one round trip (a pipeline of XADDs), off every
+    request's path. A record Redis refuses, or one whose round trip fails, is inserted
+    directly by the flusher; if Redis had appended it after all, the drain's conflict on
+    request_id skips the copy. At exit the buffer is flushed; a SIGKILL loses at most the
+    records of its last FLUSH_EVERY_SECONDS (plus the one flush on the way).
     """
-    if _refused:
-        store_refused()
     url = getattr(settings, "REDIS_URL", "")
     if url and time.monotonic() >= _redis_down_until:
-        try:
-            hotredis.send(
-                url,
-                xadd_command(record),
-                on_failure=lambda error: _refused.append(record),
-            )
-            return "stream"
-        except redis.RedisError:
-            # Don't pay a connect timeout on every request while Redis is down.
-            _redis_failed()
+        _pending.append(record)
+        if _flusher is None:
+            _start_flusher()
+        return "stream"
     store_records([record])
     return "database"
 
 
-# Records whose XADD Redis refused, or whose connection died before the reply: stored directly
-# by the next record_usage. A deque: appends and pops are atomic across threads.
-_refused: deque[dict[str, Any]] = deque()
+FLUSH_EVERY_SECONDS = 0.05
+# False: no flusher thread; records wait for flush() or exit. The in-process test suite runs so
+# and flushes where it looks: a thread of its own would write outside the test's transaction.
+BACKGROUND = True
+# At most this many records wait for a database that is down too; older ones are dropped (and
+# counted in the log) rather than growing without bound.
+_KEEP_AT_MOST = 100_000
+# Records waiting for the next flush. A deque: appends and pops are atomic across threads.
+_pending: deque[dict[str, Any]] = deque()
+_flush_lock = threading.Lock()
+_flusher: threading.Thread | None = None
+
+
+def _start_flusher() -> None:
+    global _flusher
+    if not BACKGROUND:
+        return
+    with _flush_lock:
+        if _flusher is None:
+            _flusher = threading.Thread(target=_flush_forever, name="usage-flusher", daemon=True)
+            _flusher.start()
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_EVERY_SECONDS)
+        try:
+            if flush():
+                connections.close_all()  # this thread's own; a flush that stored rows opened one
+        except Exception:
+            logger.exception("Could not flush usage records")
+
+
+def flush() -> int:
+    """Send what is buffered to the stream; what Redis does not take is inserted directly.
+    Returns how many records were inserted directly (0: all went to the stream)."""
+    with _flush_lock:
+        records = []
+        while _pending:
+            try:
+                records.append(_pending.popleft())
+            except IndexError:  # another thread took the last one
+                break
+        if not records:
+            return 0
+        refused = _send(records)
+        if not refused:
+            return 0
+        logger.warning("Redis did not take %d usage record(s): stored directly", len(refused))
+        try:
+            return store_records(refused)
+        except DatabaseError:
+            logger.exception("Could not store %d usage record(s) Redis refused", len(refused))
+            kept = refused[-_KEEP_AT_MOST:]
+            _pending.extendleft(reversed(kept))  # tried again with the next flush
+            return 0
+
+
+def _send(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """XADD every record in one round trip; returns the records Redis did not take."""
+    url = getattr(settings, "REDIS_URL", "")
+    if not url:
+        return records
+    try:
+        pipe = hotredis.client_for(url).pipeline(transaction=False)
+        for record in records:
+            pipe.execute_command(*xadd_command(record))
+        replies = pipe.execute(raise_on_error=False)
+    except redis.RedisError:
+        _redis_failed()
+        return records
+    return [
+        record
+        for record, reply in zip(records, replies, strict=True)
+        if isinstance(reply, Exception)
+    ]
 
 
 def _redis_failed() -> None:
     global _redis_down_until
+    # Don't pay a connect timeout on every request while Redis is down.
     _redis_down_until = time.monotonic() + _REDIS_RETRY_AFTER_SECONDS
     logger.warning("Redis unavailable: writing usage directly to the database")
 
 
-def store_refused() -> int:
-    """Insert the records Redis did not take (see record_usage). Returns how many."""
-    records = []
-    while _refused:
-        try:
-            records.append(_refused.popleft())
-        except IndexError:  # another thread took the last one
-            break
-    if not records:
-        return 0
-    logger.warning("Redis did not take %d usage record(s): stored directly", len(records))
-    try:
-        return store_records(records)
-    except DatabaseError:
-        _refused.extendleft(reversed(records))  # try again with the next request
-        logger.exception("Could not store %d usage record(s) Redis refused", len(records))
-        return 0
-
-
 def settle() -> int:
-    """Read what Redis still owes this thread and store what it refused (tests; exit)."""
-    hotredis.settle()
-    return store_refused()
+    """Flush now (tests; exit): returns how many records went to the database directly."""
+    return flush()
 
 
-def _settle_at_exit() -> None:
-    hotredis.settle_all()
-    if _refused:
-        try:
-            store_refused()
-        except Exception:
-            logger.exception("Usage records Redis refused were not stored at exit")
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except Exception:
+        logger.exception("Usage records were not flushed at exit")
 
 
-atexit.register(_settle_at_exit)
+def _forget_parent_buffer() -> None:
+    # A forked child (a gunicorn worker) starts its own flusher; the parent's records are the
+    # parent's to send.
+    global _flusher, _pending, _flush_lock
+    _flusher, _pending, _flush_lock = None, deque(), threading.Lock()
+
+
+atexit.register(_flush_at_exit)
+os.register_at_fork(after_in_child=_forget_parent_buffer)
 
 
 # --- Storing ----------------------------------------------------------------------------------

@@ -43,19 +43,31 @@ def celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _usage_flushed_where_tests_look() -> None:
+    """No usage-log flusher thread in the test process: it would write outside each test's
+    transaction and at moments no test chooses. Tests call usage.settle() where they look;
+    the thread itself is proven on real gunicorn workers (tests/telemetry/…durability)."""
+    from telemetry import usage
+
+    usage.BACKGROUND = False
+
+
 @pytest.fixture(autouse=True)
 def _settle_hot_redis() -> Iterator[None]:
-    """No test inherits another's owed Redis replies, refused usage records or a usage-log
-    circuit breaker tripped by a Redis it stopped."""
+    """No test inherits another's buffered usage records, a usage-log circuit breaker tripped
+    by a Redis it stopped, or token states kept in memory by a listener it outlived."""
     from core import hotredis
     from telemetry import usage
+    from tokens import cache as token_cache
 
     usage._redis_down_until = 0.0
     yield
-    with contextlib.suppress(Exception):  # a Redis a test stopped has nothing to settle
-        hotredis.reset()
-    usage._refused.clear()
+    usage._pending.clear()
     usage._redis_down_until = 0.0
+    with contextlib.suppress(Exception):  # a Redis a test stopped has nothing to close
+        hotredis.reset()
+    token_cache.reset_circuit()
 
 
 @pytest.fixture(autouse=True)

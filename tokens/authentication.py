@@ -1,9 +1,10 @@
 """DRF authentication for the partner API: `Authorization: Bearer qgp_…`.
 
 The order is the cost order. A token in the URL is refused before anything else. A malformed
-token or a bad checksum is refused with no query and no cache call. A well-formed one costs one
-Redis round trip (cached state + rate-limit count + the once-a-minute "last used" decision, in
-one pipeline) and, only when its state is not cached, one indexed query by keyed hash.
+token or a bad checksum is refused with no query and no cache call. A well-formed one this
+process has seen costs no round trip at all (tokens.cache: its state in memory, kept true by
+Redis's pushes; its rate limit counted against a lease); otherwise one Redis round trip and,
+only when its state is not cached there either, one indexed query by keyed hash.
 
 Every refusal answers the same 401 (`error="invalid_token"`): the caller never learns whether
 the token was unknown, revoked, expired, rotated out or used from the wrong address. The audit
@@ -32,8 +33,8 @@ from core.net import client_ip
 from tokens import cache as token_cache
 from tokens import format as token_format
 from tokens import services
-from tokens.cache import TokenState
 from tokens.models import PersonalAccessToken, TokenPolicy, TokenSecret
+from tokens.state import TokenState
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         state = found.state
         if state is None:
             state = self._load(django_request, secret_hash, parsed)
-            token_cache.remember(secret_hash, state, now=now)
+            token_cache.remember(secret_hash, state, now=now, since=found.since)
         reason = state.dead_reason(now)
         if reason is None and not state.allows_ip(ip):
             reason = "ip_not_allowed"
@@ -162,10 +163,11 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
             raise ApiAccessNotEnabled(state)
         django_request.qg_token = state
         limit = state.rate_limit_per_hour
-        django_request.qg_rate = (limit, max(0, limit - found.count), found.reset)
-        if found.count > limit:
-            raise RateLimited(wait=max(1, found.reset - int(now)))
-        if found.touch:
+        number, reset = token_cache.count(secret_hash, limit=limit, now=now)
+        django_request.qg_rate = (limit, max(0, limit - number), reset)
+        if number > limit:
+            raise RateLimited(wait=max(1, reset - int(now)))
+        if token_cache.touch_due(secret_hash, now):
             _touch(state.id, ip)
         return TokenUser(state.owner_id), state
 

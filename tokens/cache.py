@@ -1,35 +1,43 @@
-"""The shared cache in front of token verification, and the per-token rate-limit counter.
+"""The token state in process memory, kept true by Redis; rate limits and "last used" beside it.
 
-One Redis round trip per API request does four things in one write: read the token's cached
-state, count the request in the current hour's window, decide whether this request is the one
-that updates `last_used_at` this minute, and read whether the address is blocked for failed
-guesses (core.hotredis says why it bypasses redis-py's pipeline). Keys are the token's keyed
-hash (never the secret), so the round trip needs nothing we don't hold before the first query.
+A request of a token this process has seen makes no round trip at all: the state is in memory
+(`_memory`, by the token's keyed hash), and Redis pushes every change of a `qg:pat:` key to every
+process (core.hotredis, client-side caching in broadcast mode), which drops the entry. Every
+service that changes a token writes a tombstone there on commit (`forget`), so a revocation by
+any process reaches every process with the next request that starts after the push arrived.
+Whether an address is blocked for failed guesses is kept the same way (`qg:ipblock:`).
 
-The cached state is dropped on commit by every service that changes a token (`forget`), so a
-revocation by any process is seen by the very next request. The TTL only bounds how long a
-state survives a lost delete (Redis briefly unreachable at that moment).
+A state not in memory (first use, or memory not trusted: core.hotredis says when) comes from
+Redis (one round trip) or, not cached there either, from the database (one indexed query), and
+goes to Redis (`remember`, SET NX: a tombstone wins) and to memory. A load that a change may
+have overtaken is not kept: an invalidation of its key while it was loading marks it
+(`_loading`), and a reset of memory (a new connection) outdates every load that began before.
 
-Without Redis (the embedded default) there is no shared cache: every request looks the token up
-(one query), and counters live in the process. While Redis is down the same fallback applies,
-so the API keeps answering; rate limits then count per process (documented in the README).
+Counting: tokens.leases hands out the hour's numbers from blocks leased from Redis, exact
+across processes. "Last used": at most once a minute per token per process, a SET NX in Redis
+decides which one process writes the row.
+
+Without Redis (the embedded default), or while it is down: no shared state and no memory (there
+is nobody to say when it changes), every request looks the token up (one query), and counters
+live in the process; rate limits then count per process (documented in the README).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 
 from core import hotredis
-from tokens import scopes as scope_rules
-from tokens.allowlist import ip_allowed
+from tokens import leases
+from tokens.state import TokenState
+
+__all__ = ["Lookup", "TokenState", "block_address", "count", "forget", "lookup", "remember"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,168 +49,68 @@ BLOCK_PREFIX = "qg:ipblock:"
 RATE_WINDOW_SECONDS = 3600
 TOUCH_EVERY_SECONDS = 60
 _RETRY_AFTER_SECONDS = 5.0
+_MEMORY_MAX = 100_000
 TOMBSTONE = b"-"
-
-
-@dataclass(frozen=True, slots=True)
-class TokenState:
-    """What a request needs to know about its token. No secret, no hash."""
-
-    id: int
-    owner_id: int
-    organization_id: int
-    name: str
-    display_prefix: str
-    scopes: tuple[str, ...]
-    terminal_ids: frozenset[int] | None  # None: every terminal of the organisation
-    allowed_ips: tuple[str, ...]
-    expires_at: float | None  # epoch seconds
-    rate_limit_per_hour: int
-    # Set when the presented secret was rotated out but is still inside its overlap window.
-    secret_valid_until: float | None = None
-    # For GET /api/v1/token without a query. last_used_at is as of the load: at most a
-    # minute or two behind (it is itself written at most once a minute).
-    organization_name: str = ""
-    terminal_codes: tuple[str, ...] = ()
-    created_at: float | None = None
-    regenerated_at: float | None = None
-    last_used_at: float | None = None
-    # Issue 17: waiting for an admin's approval; the API refuses it with 403 until then.
-    pending: bool = False
-    # Issue 15: the token's kind and its organisation's API access level, so the entitlement
-    # check costs no query and no round trip. set_api_access forgets the org's states.
-    kind: str = "production"
-    org_access: str = "production"
-    # Where the 403 for a level that does not cover the token points (the org's portal page).
-    org_slug: str = ""
-    # Issue 16: the organisation requires 2FA and the owner has none; from this epoch second
-    # the token is refused (owner_without_2fa). A clock check: the deadline needs no message.
-    two_factor_deadline: float | None = None
-    # Issue 17: who the token belongs to, for GET /api/v1/token: a service account's name
-    # ("" for a personal token) and the owner's email (the creator, for a service token).
-    service_account_name: str = ""
-    owner_email: str = ""
-    # What requests derive from the state (response headers, the token's own payload), worked
-    # out once per process: a cached state is decoded once and then serves many requests.
-    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
-
-    @property
-    def effective_scopes(self) -> frozenset[str]:
-        return scope_rules.effective(self.scopes)
-
-    @property
-    def owner(self) -> dict[str, str]:
-        """Who the token belongs to, as GET /api/v1/token says it."""
-        if self.service_account_name:
-            return {"type": "service_account", "name": self.service_account_name}
-        return {"type": "user", "email": self.owner_email}
-
-    def has_scope(self, needed: str) -> bool:
-        return needed in self.effective_scopes
-
-    def allows_ip(self, ip: str | None) -> bool:
-        return ip_allowed(self.allowed_ips, ip)
-
-    def sees_terminal(self, terminal_id: int) -> bool:
-        return self.terminal_ids is None or terminal_id in self.terminal_ids
-
-    def dead_reason(self, now: float) -> str | None:
-        """Why the token (or this secret of it) is refused at `now`, or None."""
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        if self.secret_valid_until is not None and self.secret_valid_until <= now:
-            return "rotated"
-        if self.two_factor_deadline is not None and self.two_factor_deadline <= now:
-            return "owner_without_2fa"
-        return None
-
-    def to_json(self) -> str:
-        data = {
-            "id": self.id,
-            "o": self.owner_id,
-            "g": self.organization_id,
-            "n": self.name,
-            "p": self.display_prefix,
-            "s": list(self.scopes),
-            "t": None if self.terminal_ids is None else sorted(self.terminal_ids),
-            "ip": list(self.allowed_ips),
-            "x": self.expires_at,
-            "r": self.rate_limit_per_hour,
-            "v": self.secret_valid_until,
-            "on": self.organization_name,
-            "tc": list(self.terminal_codes),
-            "c": self.created_at,
-            "rg": self.regenerated_at,
-            "lu": self.last_used_at,
-            "pa": self.pending,
-            "k": self.kind,
-            "ga": self.org_access,
-            "gs": self.org_slug,
-            "2f": self.two_factor_deadline,
-            "sa": self.service_account_name,
-            "oe": self.owner_email,
-        }
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> TokenState:
-        data = json.loads(raw)
-        return cls(
-            id=data["id"],
-            owner_id=data["o"],
-            organization_id=data["g"],
-            name=data["n"],
-            display_prefix=data["p"],
-            scopes=tuple(data["s"]),
-            terminal_ids=None if data["t"] is None else frozenset(data["t"]),
-            allowed_ips=tuple(data["ip"]),
-            expires_at=data["x"],
-            rate_limit_per_hour=data["r"],
-            secret_valid_until=data["v"],
-            organization_name=data.get("on", ""),
-            terminal_codes=tuple(data.get("tc", ())),
-            created_at=data.get("c"),
-            regenerated_at=data.get("rg"),
-            last_used_at=data.get("lu"),
-            pending=bool(data.get("pa", False)),
-            kind=data.get("k", "production"),
-            org_access=data.get("ga", "production"),
-            org_slug=data.get("gs", ""),
-            two_factor_deadline=data.get("2f"),
-            service_account_name=data.get("sa", ""),
-            owner_email=data.get("oe", ""),
-        )
-
-
-# Decoded states by their cached bytes. Redis answers every request with the same bytes until
-# the state changes (a change writes a tombstone, then new bytes), so decoding once per process
-# is enough; Redis is still asked on every request, so nothing here can outlive a revocation.
-_DECODED_MAX = 4096
-_decoded_states: dict[bytes, TokenState] = {}
-
-
-def _decoded(raw: bytes) -> TokenState:
-    state = _decoded_states.get(raw)
-    if state is None:
-        state = TokenState.from_json(raw)
-        if len(_decoded_states) >= _DECODED_MAX:
-            _decoded_states.clear()
-        _decoded_states[raw] = state
-    return state
 
 
 @dataclass(frozen=True, slots=True)
 class Lookup:
     state: TokenState | None  # None: not cached (or no shared cache)
-    count: int  # requests in this window, this one included
-    reset: int  # epoch seconds when the window ends
-    touch: bool  # this request should record last_used_at / IP
     blocked_until: float | None = None  # the address is refused until then (failed guesses)
+    # Where the load of a missing state began (see remember): the memory's epoch and the
+    # key's invalidation count then. None: the state must not be kept in memory.
+    since: tuple[int, int] | None = None
 
 
 def window(now: float) -> tuple[int, int]:
     start = int(now) - int(now) % RATE_WINDOW_SECONDS
     return start, start + RATE_WINDOW_SECONDS
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+# secret hash → (state, epoch second it was kept): the TTL bounds an entry whose change was
+# never written to Redis, as it bounds the Redis key.
+_memory: dict[str, tuple[TokenState, float]] = {}
+# Address → epoch second it is blocked until (0.0: known not to be blocked).
+_blocks: dict[str, float] = {}
+# Secret hash → invalidations seen while a load of it was on the way.
+_loading: dict[str, int] = {}
+# How many block invalidations arrived: an answer from before the latest is not kept.
+_block_changes = [0]
+
+
+def _on_state_keys(keys: list[bytes]) -> None:
+    for key in keys:
+        secret_hash = key[len(STATE_PREFIX) :].decode()
+        _memory.pop(secret_hash, None)
+        if secret_hash in _loading:
+            _loading[secret_hash] += 1
+
+
+def _on_block_keys(keys: list[bytes]) -> None:
+    _block_changes[0] += 1
+    for key in keys:
+        _blocks.pop(key[len(BLOCK_PREFIX) :].decode(), None)
+
+
+def _clear_memory() -> None:
+    _memory.clear()
+    _blocks.clear()
+
+
+hotredis.track(STATE_PREFIX, _on_state_keys, on_reset=_clear_memory)
+hotredis.track(BLOCK_PREFIX, _on_block_keys, on_reset=_clear_memory)
+
+
+def _keep(secret_hash: str, state: TokenState, since: tuple[int, int], url: str, now: float):
+    """Keep a loaded state in memory unless a change may have overtaken the load."""
+    trusted = hotredis.poll(url)  # what arrived during the load is applied first
+    current = (hotredis.epoch(url), _loading.pop(secret_hash, None))
+    if trusted and since == current:
+        if len(_memory) >= _MEMORY_MAX:
+            _memory.clear()
+        _memory[secret_hash] = (state, now)
 
 
 # --- Redis ------------------------------------------------------------------------------------
@@ -219,11 +127,6 @@ def _redis_url() -> str:
     return url
 
 
-def _redis() -> redis.Redis | None:
-    url = _redis_url()
-    return hotredis.client_for(url) if url else None
-
-
 def _redis_failed(error: Exception) -> None:
     global _redis_down_until
     # Don't pay a connect timeout on every request while Redis is down.
@@ -232,9 +135,13 @@ def _redis_failed(error: Exception) -> None:
 
 
 def reset_circuit() -> None:
-    """Forget a past Redis failure (tests, and after a deliberate reconnect)."""
+    """Forget a past Redis failure and what memory holds (tests, a deliberate reconnect)."""
     global _redis_down_until
     _redis_down_until = 0.0
+    _clear_memory()
+    _loading.clear()
+    _touched.clear()
+    leases.clear()
 
 
 # --- process-local fallback -------------------------------------------------------------------
@@ -247,7 +154,6 @@ class _LocalCounters:
         self._lock = threading.Lock()
         self._window = 0
         self._counts: dict[str, int] = {}
-        self._touched: dict[str, float] = {}
         self._blocked: dict[str, float] = {}
 
     def block(self, ip: str, until: float) -> None:
@@ -260,76 +166,113 @@ class _LocalCounters:
         until = self._blocked.get(ip)
         return until if until is not None and until > now else None
 
-    def hit(self, key: str, now: float) -> tuple[int, bool]:
+    def hit(self, key: str, now: float) -> int:
         start, _ = window(now)
         with self._lock:
             if start != self._window:
                 self._window, self._counts = start, {}
             count = self._counts.get(key, 0) + 1
             self._counts[key] = count
-            last = self._touched.get(key)
-            touch = last is None or now - last >= TOUCH_EVERY_SECONDS
-            if touch:
-                if len(self._touched) > 100_000:
-                    self._touched.clear()
-                self._touched[key] = now
-            return count, touch
+            return count
 
     def clear(self) -> None:
         with self._lock:
-            self._window, self._counts, self._touched, self._blocked = 0, {}, {}, {}
+            self._window, self._counts, self._blocked = 0, {}, {}
+        _touched.clear()
 
 
 local_counters = _LocalCounters()
 
 
-# --- the three operations ---------------------------------------------------------------------
+# --- the operations ---------------------------------------------------------------------------
 
 
 def lookup(secret_hash: str, *, ip: str | None = None, now: float | None = None) -> Lookup:
-    """Cached state, window count, touch decision and whether `ip` is refused for failed
-    guesses, for one request: one round trip."""
+    """The token's state and whether `ip` is refused for failed guesses: from memory when it
+    may be trusted, else one round trip to Redis. `state` None: load it and `remember` it."""
     now = time.time() if now is None else now
+    address = ip or "-"
+    url = _redis_url()
+    if not url:
+        return Lookup(state=None, blocked_until=local_counters.blocked_until(address, now))
+    since = None
+    if hotredis.poll(url):
+        kept, until = _memory.get(secret_hash), _blocks.get(address)
+        if kept is not None and until is not None and now - kept[1] < _memory_ttl():
+            return Lookup(state=kept[0], blocked_until=until if until > now else None)
+        if len(_loading) >= _MEMORY_MAX:  # loads that never finished (unknown tokens)
+            _loading.clear()
+        since = (hotredis.epoch(url), _loading.setdefault(secret_hash, 0))
+    block_changes = _block_changes[0]
+    try:
+        raw, blocked = hotredis.client_for(url).mget(
+            STATE_PREFIX + secret_hash, BLOCK_PREFIX + address
+        )
+    except redis.RedisError as error:
+        _redis_failed(error)
+        return Lookup(state=None, blocked_until=local_counters.blocked_until(address, now))
+    until = float(blocked) if blocked is not None else 0.0
+    state = TokenState.from_json(raw) if raw is not None and raw != TOMBSTONE else None
+    if since is not None:
+        unchanged = block_changes == _block_changes[0]  # no block changed while we asked
+        if hotredis.poll(url) and since[0] == hotredis.epoch(url) and unchanged:
+            _blocks[address] = until
+        if state is not None:
+            _keep(secret_hash, state, since, url, now)
+            since = None
+    return Lookup(state=state, blocked_until=until if until > now else None, since=since)
+
+
+def _memory_ttl() -> float:
+    return float(settings.QUAYGATE["TOKEN_CACHE_TTL"])
+
+
+def count(secret_hash: str, *, limit: int, now: float) -> tuple[int, int]:
+    """This request's number in its token's hour (above `limit`: refuse it), and when the
+    hour ends. Exact across processes through Redis; per process without it."""
     start, reset = window(now)
     url = _redis_url()
     if url:
-        rate_key = f"{RATE_PREFIX}{secret_hash}:{start}"
         try:
-            raw, count, _, touched, blocked = hotredis.execute(
-                url,
-                (
-                    ("GET", STATE_PREFIX + secret_hash),
-                    ("INCR", rate_key),
-                    ("EXPIRE", rate_key, RATE_WINDOW_SECONDS + 60, "NX"),
-                    ("SET", TOUCH_PREFIX + secret_hash, b"1", "NX", "EX", TOUCH_EVERY_SECONDS),
-                    ("GET", BLOCK_PREFIX + (ip or "-")),
-                ),
-            )
+            key = f"{RATE_PREFIX}{secret_hash}:{start}"
+            return leases.take(url, key, limit=limit, window_start=start), reset
         except redis.RedisError as error:
             _redis_failed(error)
-        else:
-            cached = raw is not None and raw != TOMBSTONE
-            state = _decoded(raw) if cached else None
-            until = float(blocked) if blocked is not None else None
-            return Lookup(
-                state=state,
-                count=int(count),
-                reset=reset,
-                touch=bool(touched),
-                blocked_until=until if until is not None and until > now else None,
-            )
-    count, touch = local_counters.hit(secret_hash, now)
-    blocked_until = local_counters.blocked_until(ip or "-", now)
-    return Lookup(state=None, count=count, reset=reset, touch=touch, blocked_until=blocked_until)
+    return local_counters.hit(secret_hash, now), reset
+
+
+# Secret hash → when this process last decided about "last used".
+_touched: dict[str, float] = {}
+
+
+def touch_due(secret_hash: str, now: float) -> bool:
+    """Should this request record the token's last use? At most once a minute per token: the
+    process asks Redis once a minute (SET NX), and only the one that set it writes the row."""
+    last = _touched.get(secret_hash)
+    if last is not None and now - last < TOUCH_EVERY_SECONDS:
+        return False
+    if len(_touched) >= _MEMORY_MAX:
+        _touched.clear()
+    _touched[secret_hash] = now
+    url = _redis_url()
+    if not url:
+        return True
+    try:
+        client = hotredis.client_for(url)
+        return bool(client.set(TOUCH_PREFIX + secret_hash, b"1", nx=True, ex=TOUCH_EVERY_SECONDS))
+    except redis.RedisError as error:
+        _redis_failed(error)
+        return True
 
 
 def block_address(ip: str | None, *, until: float, now: float | None = None) -> None:
     """Refuse every token from `ip` until `until` (too many failed authentications)."""
     now = time.time() if now is None else now
     key = ip or "-"
-    client = _redis()
-    if client is not None:
+    url = _redis_url()
+    if url:
         try:
+            client = hotredis.client_for(url)
             client.set(BLOCK_PREFIX + key, str(until), ex=max(1, int(until - now) + 1))
             return
         except redis.RedisError as error:
@@ -337,21 +280,34 @@ def block_address(ip: str | None, *, until: float, now: float | None = None) -> 
     local_counters.block(key, until)
 
 
-def remember(secret_hash: str, state: TokenState, *, now: float | None = None) -> None:
-    """Cache a verified state, never past its token's expiry or its secret's overlap."""
-    client = _redis()
-    if client is None:
-        return
+def remember(
+    secret_hash: str,
+    state: TokenState,
+    *,
+    now: float | None = None,
+    since: tuple[int, int] | None = None,
+) -> None:
+    """Cache a verified state, never past its token's expiry or its secret's overlap; in this
+    process's memory too when `since` (from the lookup that missed) says no change overtook it.
+
+    Kept in memory before it is written: the write's own invalidation then drops it again, and
+    the next request keeps what Redis answers (writing nothing, so nothing drops it)."""
+    url = _redis_url()
     now = time.time() if now is None else now
-    ttl = float(settings.QUAYGATE["TOKEN_CACHE_TTL"])
+    ttl = _memory_ttl()
     for limit in (state.expires_at, state.secret_valid_until):
         if limit is not None:
             ttl = min(ttl, limit - now)
-    if ttl < 1:
+    if not url or ttl < 1:
+        _loading.pop(secret_hash, None)
         return
+    if since is not None:
+        _keep(secret_hash, state, since, url, now)
     try:
         # NX: a tombstone left by `forget` wins over a state read before the change committed.
-        client.set(STATE_PREFIX + secret_hash, state.to_json(), ex=int(ttl), nx=True)
+        hotredis.client_for(url).set(
+            STATE_PREFIX + secret_hash, state.to_json(), ex=int(ttl), nx=True
+        )
     except redis.RedisError as error:
         _redis_failed(error)
 
@@ -362,8 +318,15 @@ def forget(secret_hashes: Iterable[str]) -> None:
     A tombstone rather than a delete: a request that read the token from the database just
     before the change committed would otherwise cache the old state again right after it.
     `remember` writes only where no key exists, so for one TTL the token is looked up afresh.
+    Writing it makes Redis tell every process to drop the state from memory; this process drops
+    it at once.
     """
-    keys = [STATE_PREFIX + secret_hash for secret_hash in secret_hashes]
+    hashes = list(secret_hashes)
+    for secret_hash in hashes:
+        _memory.pop(secret_hash, None)
+        if secret_hash in _loading:
+            _loading[secret_hash] += 1
+    keys = [STATE_PREFIX + secret_hash for secret_hash in hashes]
     url = getattr(settings, "REDIS_URL", "")
     if not keys or not url:
         return

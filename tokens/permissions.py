@@ -5,7 +5,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from tokens.authentication import REALM
-from tokens.cache import TokenState
+from tokens.state import TokenState
 
 _METHOD_ALIASES = {"HEAD": "GET", "OPTIONS": "GET"}
 

@@ -12,7 +12,7 @@ from tokens import audit_chain
 from tokens.models import AuditEvent, AuditEventQuerySet, PersonalAccessToken, TokenQuerySet
 
 if TYPE_CHECKING:
-    from tokens.cache import TokenState
+    from tokens.state import TokenState
 
 
 def membership_of(user: User, organization: Organization) -> Membership | None:

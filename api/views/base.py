@@ -37,7 +37,7 @@ from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
 from core.net import client_ip
 from fleet import sandbox
 from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
-from tokens.cache import TokenState
+from tokens.state import TokenState
 from tokens.permissions import HasScope
 
 logger = logging.getLogger(__name__)

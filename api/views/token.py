@@ -14,7 +14,7 @@ from api.views.base import ApiView, idempotent
 from core.net import client_ip
 from tokens import services
 from tokens.actors import Actor
-from tokens.cache import TokenState
+from tokens.state import TokenState
 from tokens.models import PersonalAccessToken, TokenSecret
 
 

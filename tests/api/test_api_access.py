@@ -90,7 +90,7 @@ def test_set_api_access_refuses_unknown_level_and_missing_reason(org):
 
 
 def test_token_state_carries_kind_and_level_through_json():
-    from tokens.cache import TokenState
+    from tokens.state import TokenState
 
     state = TokenState(
         id=1,

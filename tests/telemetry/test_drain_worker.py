@@ -6,10 +6,9 @@ from django.db import connection
 from telemetry.conf import setting
 from telemetry.models import UsageRecord
 from telemetry.tasks import drain_usage_stream_task
-from telemetry.usage import record_usage
 from tests.conftest import require
 from tests.support.worker import celery_worker, wait_for
-from tests.telemetry.test_stream_drain import record
+from tests.telemetry.test_stream_drain import log, record
 
 
 @pytest.mark.integration
@@ -20,7 +19,7 @@ def test_a_real_worker_drains_the_stream_into_postgresql(redis_client):
     key = setting("USAGE_STREAM_KEY")  # the worker's default: this test owns its Redis db
     client.delete(key)
     for _ in range(20):
-        assert record_usage(record()) == "stream"
+        assert log(record()) == "stream"
 
     with celery_worker():
         drain_usage_stream_task.delay()

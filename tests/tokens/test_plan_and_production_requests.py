@@ -11,9 +11,9 @@ from notifications.models import Notification
 from tests.conftest import make_org, make_user
 from tokens import services
 from tokens.actors import Actor
-from tokens.cache import TokenState
 from tokens.exceptions import PolicyViolation
 from tokens.models import AuditEvent, PersonalAccessToken, ProductionAccessRequest
+from tokens.state import TokenState
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,12 @@ every process."""
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from telemetry import usage
 from telemetry.models import UsageRecord
@@ -14,7 +17,7 @@ from tests.conftest import require
 from tests.support.worker import ROOT, database_url_for_test_db
 from tests.tokens.conftest import bearer
 from tokens import cache as token_cache
-from tokens import services
+from tokens import leases, services
 from tokens.actors import Actor
 
 pytestmark = [pytest.mark.urls("tests.tokens.urls")]
@@ -110,7 +113,7 @@ def test_a_revocation_by_another_process_is_seen_by_the_next_request(
     assert get(client, issued.secret).status_code == 401
 
 
-def test_a_usage_record_redis_refused_is_stored_by_the_next_request(
+def test_a_usage_record_redis_refused_is_stored_directly_by_the_flush(
     client, issued, redis_cache, settings
 ):
     key = f"test:usage:{os.getpid()}"
@@ -118,12 +121,13 @@ def test_a_usage_record_redis_refused_is_stored_by_the_next_request(
     redis_cache.set(key, "not a stream")  # every XADD to it is refused (WRONGTYPE)
     try:
         assert get(client, issued.secret).status_code == 200
-        assert not UsageRecord.objects.exists()  # its XADD's answer is not read yet
-        # The next request's token-cache round trip reads the refusal; its usage record step
-        # stores the refused record directly, then writes its own XADD.
         assert get(client, issued.secret).status_code == 200
-        [row] = UsageRecord.objects.all()
-        assert (row.token_id, row.path, row.status) == (issued.token.id, PROBE, 200)
+        assert not UsageRecord.objects.exists()  # both only buffered
+        # The flush (every 50 ms in a server; here by hand) sends both XADDs in one round
+        # trip; Redis refuses them, and the flush stores them directly instead.
+        assert usage.settle() == 2
+        rows = list(UsageRecord.objects.values_list("token_id", "path", "status"))
+        assert rows == [(issued.token.id, PROBE, 200)] * 2
     finally:
         redis_cache.delete(key)
 
@@ -191,3 +195,85 @@ def test_an_approval_by_another_process_is_seen_by_the_next_request(
     assert result.returncode == 0, result.stderr
 
     assert get(client, issued.secret).status_code == 200
+
+
+class Monitor:
+    """Every command Redis runs that names `needle`, from any client (Redis MONITOR)."""
+
+    def __init__(self, client, needle: str) -> None:
+        self.needle, self.commands = needle, []
+        self._monitor = client.monitor()
+        self._connection = self._monitor.__enter__()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._connection.listen():
+                if self.needle in event["command"]:
+                    self.commands.append(event["command"])
+        except Exception:  # closed by stop()
+            return
+
+    def stop(self, client, marker: str) -> list[str]:
+        client.echo(marker)  # MONITOR is ordered: once the marker is seen, all before it is
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(marker in c for c in self.commands):
+            time.sleep(0.01)
+        self._connection.connection.disconnect()
+        return [c for c in self.commands if marker not in c]
+
+
+def test_a_token_this_process_has_seen_costs_no_redis_round_trip(client, issued, redis_cache):
+    secret_hash = services.hash_secret(issued.secret)
+    for _ in range(3):  # loads (and caches), then finds it in Redis and keeps it in memory
+        assert get(client, issued.secret).status_code == 200
+    monitor = Monitor(redis_cache, secret_hash)
+    for _ in range(30):
+        response = get(client, issued.secret)
+        assert response.status_code == 200
+    commands = monitor.stop(redis_cache, f"{secret_hash}:end")
+    assert commands == []  # no GET, no INCR, no SET: state, count and touch were all local
+    # …and still counted exactly: 33 requests of the hour's 5,000.
+    assert response["X-RateLimit-Remaining"] == str(5000 - 33)
+
+
+def test_a_state_changed_in_redis_by_anyone_is_dropped_from_memory(
+    client, issued, redis_cache, owner
+):
+    """What every other process sees of a revocation: only the tombstone's push."""
+    secret_hash = services.hash_secret(issued.secret)
+    for _ in range(3):
+        assert get(client, issued.secret).status_code == 200
+    # Revoked by "another process": the row changes and the tombstone is written, both
+    # without this process's forget (which would drop its memory directly).
+    issued.token.__class__.objects.filter(pk=issued.token.pk).update(revoked_at=timezone.now())
+    redis_cache.set(token_cache.STATE_PREFIX + secret_hash, token_cache.TOMBSTONE, ex=60)
+    deadline = time.monotonic() + 2
+    status = 200
+    while status == 200 and time.monotonic() < deadline:
+        status = get(client, issued.secret).status_code
+    assert status == 401
+
+
+def test_rate_limit_numbers_are_unique_across_processes(redis_cache, settings):
+    """Leases: another process taking part of the hour leaves this one only the rest."""
+    key = f"{token_cache.RATE_PREFIX}test-lease:{os.getpid()}"
+    url = settings.REDIS_URL
+    leases.clear()
+    try:
+        numbers = [leases.take(url, key, limit=100, window_start=1) for _ in range(3)]
+        redis_cache.incrby(key, 50)  # another process leased 50 numbers meanwhile
+        while numbers[-1] <= 100:
+            numbers.append(leases.take(url, key, limit=100, window_start=1))
+        accepted = [n for n in numbers if n <= 100]
+        assert len(set(accepted)) == len(accepted)  # no number handed out twice
+        assert len(accepted) + 50 <= 100  # the hour's limit holds across both
+        assert len(accepted) >= 100 - 50 - 16  # and little is lost to unused leases
+        before = int(redis_cache.get(key))
+        for _ in range(20):  # past the limit: refused without asking Redis again
+            assert leases.take(url, key, limit=100, window_start=1) > 100
+        assert int(redis_cache.get(key)) == before
+    finally:
+        redis_cache.delete(key)
+        leases.clear()
