@@ -37,8 +37,8 @@ from api.parsers import MAX_BODY_BYTES, BoundedJSONParser, declared_length
 from core.net import client_ip
 from fleet import sandbox
 from tokens.authentication import PersonalAccessTokenAuthentication, token_response_headers
-from tokens.state import TokenState
 from tokens.permissions import HasScope
+from tokens.state import TokenState
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from api.views.base import ApiView, idempotent
 from core.net import client_ip
 from tokens import services
 from tokens.actors import Actor
-from tokens.state import TokenState
 from tokens.models import PersonalAccessToken, TokenSecret
+from tokens.state import TokenState
 
 
 def _iso(epoch: float | None) -> str | None:
