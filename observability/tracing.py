@@ -1,9 +1,9 @@
 """OpenTelemetry tracing, only when asked for: OTEL_EXPORTER_OTLP_ENDPOINT set.
 
 Set, Django (every request a server span), psycopg (every query), redis-py (the cache, the
-usage stream, the broker's commands; the hot path's own wire in core.hotredis talks through
-redis-py's Connection, below the client the instrumentation wraps, so its one round trip is
-inside the request span without a span of its own) and Celery (publishing puts the trace
+usage stream, the broker's commands, the hot path's leases and misses; the invalidation
+listener in core.hotredis reads its own socket, below the client the instrumentation wraps, so
+its non-blocking read is inside the request span without a span of its own) and Celery (publishing puts the trace
 context in the task's headers; the worker continues the trace) are instrumented, and spans go
 to the OTLP/HTTP exporter in batches. The exporter reads the standard OTEL_* variables
 (endpoint, headers, timeout); OTEL_SERVICE_NAME names the service (default "quaygate").
