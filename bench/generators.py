@@ -72,7 +72,9 @@ def bulk_load(table: str) -> Iterator[None]:
             cursor.execute("SET session_replication_role = DEFAULT")
             cursor.execute("SET maintenance_work_mem = '512MB'")
             for _, definition in indexes:
-                cursor.execute(definition)
+                # A partitioned table's own index reads "ON ONLY": made so, it would not
+                # reach the partitions.
+                cursor.execute(definition.replace(" ON ONLY ", " ON "))
             for name, definition in constraints:
                 cursor.execute(
                     f"ALTER TABLE {quoted} ADD CONSTRAINT {connection.ops.quote_name(name)} "

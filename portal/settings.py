@@ -334,6 +334,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "telemetry-drain-usage": {"task": "telemetry.drain_usage_stream", "schedule": 10.0},
     "telemetry-detect-anomalies": {"task": "telemetry.detect_anomalies", "schedule": 300.0},
     "telemetry-purge-usage": {"task": "telemetry.purge_old_usage", "schedule": 3600.0},
+    # PostgreSQL: the usage log's day partitions, a week ahead (a no-op on SQLite).
+    "telemetry-create-usage-partitions": {
+        "task": "telemetry.create_usage_partitions",
+        "schedule": 3600.0,
+    },
     # Tokens: the "expired" audit line once per token; the policy's unused-token revocation;
     # expiry notices (30 / 7 / 1 days, expired).
     "tokens-expire-due": {"task": "tokens.expire_due_tokens", "schedule": 300.0},

@@ -12,9 +12,10 @@ from tokens.models import PersonalAccessToken
 class UsageRecord(models.Model):
     """One partner-API request (or failed authentication). Never the secret or the header."""
 
-    request_id = models.UUIDField(
-        unique=True, help_text="Makes a replayed stream entry insert nothing"
-    )
+    # Unique with created_at (usage_request_unique below): on PostgreSQL the table is
+    # partitioned by day and a unique key must hold the partition's column. A replayed stream
+    # entry carries its first created_at, so the pair still makes it insert nothing.
+    request_id = models.UUIDField(help_text="Makes a replayed stream entry insert nothing")
     created_at = models.DateTimeField(default=timezone.now, help_text="When the request was made")
     # When the row reached the database (the drain may be behind). The detection pass reads
     # only rows inserted a safety lag ago, so ids committed out of order are not skipped.
@@ -51,6 +52,11 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_id", "created_at"], name="usage_request_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["token", "-created_at"]),
             models.Index(fields=["organization", "-created_at"]),

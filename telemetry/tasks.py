@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from telemetry.detection import run_detection
+from telemetry.partitions import ensure_ahead
 from telemetry.rollups import purge_old_usage
 from telemetry.usage import drain_usage_stream
 
@@ -23,3 +24,8 @@ def detect_anomalies_task() -> int:
 @shared_task(name="telemetry.purge_old_usage", ignore_result=True)
 def purge_old_usage_task() -> int:
     return purge_old_usage()
+
+
+@shared_task(name="telemetry.create_usage_partitions", ignore_result=True)
+def create_usage_partitions_task() -> int:
+    return len(ensure_ahead())

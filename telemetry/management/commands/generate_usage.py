@@ -9,13 +9,14 @@ and 500s, and one request in a thousand from abroad.
 
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from telemetry import partitions
 from telemetry.models import UsageRecord
 from tokens.models import PersonalAccessToken
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         if not chosen:
             raise CommandError("No tokens: run `manage.py seed_demo` (or issue a token) first")
         start_at = end_at - timedelta(days=days)
+        # Rows of days without a partition would all land in the default one (PostgreSQL).
+        partitions.ensure(start_at.astimezone(UTC).date(), end_at.astimezone(UTC).date())
         if connection.vendor == "postgresql":
             self._postgres(rows, seed, chosen, start_at, end_at)
         else:
