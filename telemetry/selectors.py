@@ -27,9 +27,30 @@ def usage_totals(token: PersonalAccessToken, *, since: datetime | None = None) -
     return {name: value or 0 for name, value in totals.items()}
 
 
-def recent_requests(token: PersonalAccessToken, *, limit: int = 50) -> QuerySet[UsageRecord]:
-    """The token's latest requests (index on token, -created_at)."""
-    return UsageRecord.objects.filter(token=token).order_by("-created_at", "-id")[:limit]
+# Where the latest requests are looked for first, then next; None: the whole log.
+RECENT_WINDOWS = (timedelta(days=1), timedelta(days=7), None)
+
+
+def recent_requests(
+    token: PersonalAccessToken, *, limit: int = 50, now: datetime | None = None
+) -> list[UsageRecord]:
+    """The token's latest requests, newest first (index on token, -created_at).
+
+    Looked for in the last day, then the last week, then the whole log: on PostgreSQL a time
+    bound lets the planner leave out the older day partitions (~90 of them, each an index
+    probe and planning work), so a token in use costs one small query; a window that reaches
+    back past the token's creation is the last one needed.
+    """
+    now = now or timezone.now()
+    newest_first = UsageRecord.objects.filter(token=token).order_by("-created_at", "-id")
+    rows: list[UsageRecord] = []
+    for window in RECENT_WINDOWS:
+        since = None if window is None else now - window
+        found = newest_first if since is None else newest_first.filter(created_at__gte=since)
+        rows = list(found[:limit])
+        if len(rows) == limit or since is None or since <= token.created_at:
+            return rows
+    return rows
 
 
 def anomalies_visible_to(user: User) -> QuerySet[Anomaly]:

@@ -40,3 +40,30 @@ def test_usage_reads_come_from_the_roll_ups_and_the_log(token):
     assert sum(h.requests for h in hourly_usage(token)) == 2
     assert usage_totals(token) == {"requests": 2, "ok": 1, "client_errors": 0, "server_errors": 1}
     assert [r.status for r in recent_requests(token)] == [500, 200]
+
+
+def test_recent_requests_look_in_the_last_day_then_the_week_then_everywhere(
+    token, django_assert_num_queries
+):
+    now = timezone.now()
+    token.created_at = now - timedelta(days=60)
+    token.save(update_fields=["created_at"])
+    rows = log(
+        usage(token, at=now - timedelta(days=30)),
+        usage(token, at=now - timedelta(days=3)),
+        usage(token, at=now - timedelta(hours=1)),
+    )
+    newest_first = [row.id for row in reversed(rows)]
+
+    with django_assert_num_queries(1):  # the last day had enough
+        assert [r.id for r in recent_requests(token, limit=1, now=now)] == newest_first[:1]
+    with django_assert_num_queries(2):  # the week
+        assert [r.id for r in recent_requests(token, limit=2, now=now)] == newest_first[:2]
+    with django_assert_num_queries(3):  # the whole log
+        assert [r.id for r in recent_requests(token, limit=5, now=now)] == newest_first
+
+
+def test_recent_requests_of_a_new_token_stop_at_its_creation(token, django_assert_num_queries):
+    log(usage(token))
+    with django_assert_num_queries(1):
+        assert len(recent_requests(token)) == 1
