@@ -538,6 +538,9 @@ class FindingFilterForm(forms.Form):
     )
 
     state = forms.ChoiceField(label="Show", choices=STATES, required=False)
+    # One token's findings (the token page's "see them all"); a token the viewer may not see
+    # simply matches nothing, as the list is already limited to what they may see.
+    token = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 class AccountForm(forms.Form):

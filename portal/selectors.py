@@ -207,10 +207,10 @@ def finding_for(user: User, anomaly_id: int) -> Anomaly:
 
 
 def organization_findings(
-    membership: Membership, *, state: str = "unresolved"
+    membership: Membership, *, state: str = "unresolved", token_id: int | None = None
 ) -> QuerySet[Anomaly]:
     """An organisation's findings list: all of them for an admin, a member's own tokens' for a
-    member. `state` is a FindingFilterForm choice."""
+    member; only `token_id`'s when given. `state` is a FindingFilterForm choice."""
     organization = membership.organization
     if membership.is_admin:
         found = Anomaly.objects.filter(
@@ -220,6 +220,8 @@ def organization_findings(
         found = Anomaly.objects.filter(
             token__owner_id=membership.user_id, token__organization=organization
         )
+    if token_id is not None:
+        found = found.filter(token_id=token_id)
     if state == "unresolved":
         found = found.filter(state__in=UNRESOLVED)
     elif state in Anomaly.State.values:

@@ -76,13 +76,16 @@ def finding(request: HttpRequest, anomaly_id: int) -> HttpResponse:
 def organization_findings(request: HttpRequest, slug: str) -> HttpResponse:
     membership = membership_or_404(request, slug)
     filters = FindingFilterForm(request.GET or None)
-    state = (filters.cleaned_data["state"] if filters.is_valid() else "") or "unresolved"
-    found = selectors.organization_findings(membership, state=state)
+    valid = filters.is_valid()
+    state = (filters.cleaned_data["state"] if valid else "") or "unresolved"
+    token_id = filters.cleaned_data["token"] if valid else None
+    found = selectors.organization_findings(membership, state=state, token_id=token_id)
     context = {
         "membership": membership,
         "organization": membership.organization,
         "filters": filters,
         "state": state,
+        "token_id": token_id,
         "page": paginate(request, found),
         "query": query_without_page(request),
         "here": request.get_full_path(),

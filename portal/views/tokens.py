@@ -174,7 +174,7 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
         },
         "recent": list(usage.recent_requests(token, limit=20)),
         "seen": selectors.sightings(token),
-        "anomalies": list(selectors.unresolved_anomalies(token)),
+        **_findings(token),
         "settings_form": TokenSettingsForm(
             initial={
                 "name": token.name,
@@ -188,6 +188,18 @@ def token_detail(request: HttpRequest, token_id: int) -> HttpResponse:
         == Membership.Role.ADMIN,
     }
     return render(request, "portal/token_detail.html", context)
+
+
+# The token page shows the latest few; the findings list (filtered to the token) has them all.
+TOKEN_PAGE_FINDINGS = 10
+
+
+def _findings(token) -> dict:
+    """The latest unresolved findings and, when there are more, how many (one more query)."""
+    unresolved = selectors.unresolved_anomalies(token)
+    shown = list(unresolved[: TOKEN_PAGE_FINDINGS + 1])
+    count = len(shown) if len(shown) <= TOKEN_PAGE_FINDINGS else unresolved.count()
+    return {"anomalies": shown[:TOKEN_PAGE_FINDINGS], "anomaly_count": count}
 
 
 @login_required

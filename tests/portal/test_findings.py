@@ -296,3 +296,49 @@ def test_the_findings_list_query_count_does_not_grow_with_findings(
     with django_assert_num_queries(5):
         response = client.get(reverse("org_findings", args=[org.slug]))
     assert response.content.decode().count('value="resolve"') == 8
+
+
+def test_the_token_page_shows_the_latest_ten_findings_and_links_to_all_of_them(
+    client, owner, org, sign_in, issue
+):
+    token = issue(owner, org).token
+    findings = [raise_finding(token) for _ in range(12)]
+    raise_finding(token, state=Anomaly.State.RESOLVED)  # not counted: nothing left to do
+    response = sign_in(client, owner).get(reverse("token_detail", args=[token.pk]))
+
+    shown = response.context["anomalies"]
+    assert [a.pk for a in shown] == [a.pk for a in reversed(findings)][:10]  # latest first
+    assert response.context["anomaly_count"] == 12
+    html = response.content.decode()
+    assert "The latest 10 of 12 unresolved findings" in html
+    assert f"{reverse('org_findings', args=[org.slug])}?token={token.pk}" in html
+
+
+def test_the_token_page_says_nothing_more_when_every_finding_is_shown(
+    client, owner, org, sign_in, issue
+):
+    token = issue(owner, org).token
+    for _ in range(10):
+        raise_finding(token)
+    response = sign_in(client, owner).get(reverse("token_detail", args=[token.pk]))
+    assert len(response.context["anomalies"]) == 10
+    assert "data-more-findings" not in response.content.decode()
+
+
+def test_the_findings_list_narrows_to_one_token_and_a_bad_token_shows_the_default(
+    client, org_admin, owner, member, org, other_org, outsider, sign_in, issue
+):
+    ours = issue(owner, org).token
+    mine = raise_finding(ours)
+    other = raise_finding(issue(member, org).token)
+    foreign = issue(outsider, other_org).token
+    raise_finding(foreign)
+    sign_in(client, org_admin)
+    url = reverse("org_findings", args=[org.slug])
+
+    narrowed = client.get(url, {"token": ours.pk})
+    assert list(narrowed.context["page"]) == [mine]
+    assert "One token's findings only" in narrowed.content.decode()
+    # Another organisation's token matches nothing here; nonsense is the default list.
+    assert list(client.get(url, {"token": foreign.pk}).context["page"]) == []
+    assert set(client.get(url, {"token": "abc"}).context["page"]) == {mine, other}
