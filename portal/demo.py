@@ -7,7 +7,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -147,6 +147,7 @@ def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: dateti
 
     Imported here: accounts.models sits above tokens and telemetry, and only this demo needs them.
     """
+    from telemetry import partitions
     from telemetry.detection import run_detection
     from telemetry.models import UsageRecord
     from tokens import services
@@ -178,6 +179,10 @@ def _seed_tokens_and_usage(summary: DemoSummary, rng: random.Random, now: dateti
         rows += _usage_history(issued.token, rng, now, stop_days_ago=3 if revoke_reason else 0)
         if revoke_reason:
             services.revoke_token(issued.token, actor=actor, reason=revoke_reason, kind="owner")
+    # PostgreSQL: the history's days get partitions of their own, not the default one.
+    if rows:
+        days = [row.created_at.astimezone(UTC).date() for row in rows]
+        partitions.ensure(min(days), max(days))
     UsageRecord.objects.bulk_create(rows, batch_size=2000)
     summary.usage_rows_created = len(rows)
     # Roll the history up (the portal's charts) and let detection find the planted anomaly.
