@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
@@ -161,6 +161,51 @@ class Bar:
     def center(self) -> float:
         return round(self.x + self.width / 2, 2)
 
+    @property
+    def title(self) -> str:
+        day = self.day
+        return (
+            f"{dateformat.format(day.day, 'D j M')}: {day.total} request{_s(day.total)} — "
+            f"{day.ok} succeeded, {day.client_errors} client error{_s(day.client_errors)}, "
+            f"{day.server_errors} server error{_s(day.server_errors)}"
+        )
+
+    def svg(self, *, baseline: float, label_y: int) -> str:
+        """The bar's group, markup built here: thirty bars through the template language were
+        a thousand variable lookups, a quarter of the token page's time. Every value is a
+        number or a fixed class but the title, which is escaped."""
+        x, width = f"{self.x:g}", f"{self.width:g}"
+        parts = [
+            f'<g class="day">\n      <title>{escape(self.title)}</title>\n      '
+            f'<rect class="hit" x="{x}" y="0" width="{width}" height="{baseline:g}"/>\n      '
+        ]
+        parts += [
+            f'<rect class="{segment.css}" x="{x}" y="{segment.y:g}" width="{width}" '
+            f'height="{segment.height:g}"/>'
+            for segment in self.segments
+        ]
+        if self.label:
+            parts.append(
+                f'\n      <text class="x-label" x="{self.center:g}" y="{label_y}">'
+                f"{escape(self.label)}</text>"
+            )
+        parts.append("\n    </g>")
+        return "".join(parts)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def _day_rows(days: Sequence[DayUsage]) -> str:
+    """The chart's numbers as table rows, newest first (built here like the bars)."""
+    return "".join(
+        f'<tr><td>{dateformat.format(d.day, "D j M")}</td><td class="num">{d.total}</td>'
+        f'<td class="num">{d.ok}</td><td class="num">{d.client_errors}</td>'
+        f'<td class="num">{d.server_errors}</td></tr>'
+        for d in reversed(days)
+    )
+
 
 def nice_ceiling(value: int) -> int:
     """A round axis top at or above `value`: 1, 2, 3, 4, 5, 6 or 8 times 10^k (at least 2),
@@ -220,9 +265,13 @@ def usage_chart(days: Sequence[DayUsage]) -> dict:
         "baseline": baseline,
         "label_y": HEIGHT - 8,
         "bars": bars,
+        "bars_svg": mark_safe(  # noqa: S308 (numbers, fixed classes and escaped text)
+            "\n    ".join(bar.svg(baseline=baseline, label_y=HEIGHT - 8) for bar in bars)
+        ),
         "grid": grid,
         "empty": not any(d.total for d in days),
         "center_x": round((LEFT + WIDTH - RIGHT) / 2, 2),
         "center_y": round(TOP + plot_h / 2, 2),
         "days": days,
+        "day_rows": mark_safe(_day_rows(days)),  # noqa: S308 (dates and numbers only)
     }

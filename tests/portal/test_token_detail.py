@@ -65,3 +65,36 @@ def test_token_detail_shows_open_findings(client, owner, org, sign_in, issue):
     )
     html = sign_in(client, owner).get(reverse("token_detail", args=[token.pk])).content.decode()
     assert "Used from a new country" in html and "High severity" in html
+
+
+def test_the_chart_draws_each_day_once_with_its_segments_and_the_table_newest_first(
+    client, owner, org, sign_in, issue
+):
+    token = issue(owner, org).token
+    today = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    UsageHourly.objects.create(
+        token=token, organization=org, hour=today, requests=7, status_2xx=5, status_5xx=2
+    )
+    UsageHourly.objects.create(
+        token=token,
+        organization=org,
+        hour=today - timedelta(days=1),
+        requests=3,
+        status_2xx=1,
+        status_4xx=2,
+    )
+    html = sign_in(client, owner).get(reverse("token_detail", args=[token.pk])).content.decode()
+
+    start = html.index('<svg class="chart"')
+    svg = html[start : html.index("</svg>", start)]
+    assert svg.count('class="hit"') == 30
+    # Today: success and server errors; yesterday: success and client errors; no other day.
+    assert (svg.count('class="seg-ok"'), svg.count('class="seg-4xx"')) == (2, 1)
+    assert svg.count('class="seg-5xx"') == 1
+    assert "3 requests — 1 succeeded, 2 client errors, 0 server errors" in svg
+    assert "7 requests — 5 succeeded, 0 client errors, 2 server errors" in svg
+    table = html[html.index('<table class="list">') :]
+    rows = table[: table.index("</tbody>")].split("<tr><td>")[1:]
+    assert len(rows) == 30
+    assert rows[0].startswith(f'{today:%a} {today.day} {today:%b}</td><td class="num">7</td>')
+    assert '<td class="num">3</td><td class="num">1</td><td class="num">2</td>' in rows[1]
