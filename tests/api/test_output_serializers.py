@@ -33,6 +33,14 @@ def test_spreaders_render_as_drf_would(fleet):
     assert SpreaderOut(fresh).data["status"] == "maintenance"
 
 
+def test_a_missing_value_renders_as_none_as_drf_would(fleet):
+    unsaved = Spreader(terminal=fleet.emx, serial_number="EMX-010", model=None)
+
+    assert SpreaderOut(unsaved).data == _plain(SpreaderOut)(unsaved).data
+    assert SpreaderOut(unsaved).data["model"] is None
+    assert SpreaderOut(unsaved).data["commissioned_at"] is None
+
+
 def test_terminals_render_as_drf_would(fleet):
     terminals = list(Terminal.objects.all())
 
