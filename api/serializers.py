@@ -15,6 +15,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.output import FieldsOnceModelSerializer
 from api.pagination import CURSOR_PARAM, LIMIT_PARAM
 from changelog.entries import KINDS as CHANGE_KINDS
 from fleet import readings
@@ -316,13 +317,13 @@ class GitHubAlertInput(serializers.Serializer):
 # --- output -------------------------------------------------------------------------------------
 
 
-class TerminalOut(serializers.ModelSerializer):
+class TerminalOut(FieldsOnceModelSerializer):
     class Meta:
         model = Terminal
         fields = ["code", "name", "country", "time_zone"]
 
 
-class SpreaderOut(serializers.ModelSerializer):
+class SpreaderOut(FieldsOnceModelSerializer):
     terminal = serializers.CharField(source="terminal.code", help_text="The terminal's code.")
 
     class Meta:

@@ -20,6 +20,8 @@ READINGS_DAYS = 30
 BENCH_PLAN_RATE = 1_000_000  # tokens.services.MAX_RATE_LIMIT
 BENCH_PLAN_TOKENS = 10_000  # tokens.services.access.MAX_PLAN_TOKENS
 READINGS_PER_DAY = 24 * 60  # one a minute: 43,200 rows in 30 days
+# GET /api/v1/spreaders is measured on a full page: the default page size is 50.
+BENCH_SPREADERS = 50
 
 
 def require_postgresql() -> None:
@@ -93,7 +95,8 @@ class BenchOrg:
 
 
 def bench_org() -> BenchOrg:
-    """The organisation the HTTP benchmark's tokens belong to: one admin, terminal, spreader."""
+    """The organisation the HTTP benchmark's tokens belong to: one admin, one terminal and
+    BENCH_SPREADERS spreaders on it; `spreader` (the first) carries the readings."""
     with transaction.atomic():
         org, _ = Organization.objects.get_or_create(
             slug="bench-port", defaults={"name": "Bench Port", "api_access": "production"}
@@ -127,7 +130,24 @@ def bench_org() -> BenchOrg:
                 "commissioned_at": datetime(2020, 1, 1).date(),
             },
         )
+        _more_spreaders(terminal, count=BENCH_SPREADERS)
     return BenchOrg(org, admin, terminal, spreader)
+
+
+def _more_spreaders(terminal: Terminal, *, count: int) -> None:
+    """Spreaders BEN-T1-002 … up to `count` on the bench terminal (existing ones kept)."""
+    Spreader.objects.bulk_create(
+        [
+            Spreader(
+                terminal=terminal,
+                serial_number=f"{terminal.code}-{number:03d}",
+                model=("Bromma STS45", "Bromma STS55", "Stinis Twin")[number % 3],
+                commissioned_at=datetime(2020, 1, 1).date() + timedelta(days=number),
+            )
+            for number in range(2, count + 1)
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def generate_readings(spreader: Spreader, *, end: datetime, days: int = READINGS_DAYS) -> int:

@@ -27,6 +27,8 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     # Which server answers it, when the run has more than one (interleaved's `base` mapping).
     server: str = "main"
+    # A list endpoint: measured only when its page holds at least this many results.
+    page_of: int | None = None
 
 
 @dataclass(frozen=True)

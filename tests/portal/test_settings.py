@@ -75,7 +75,7 @@ def test_with_database_and_redis_urls_it_runs_on_postgresql_and_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen["db"] == "django.db.backends.postgresql"
+    assert seen["db"] == "core.postgresql"  # Django's, with a health check of our own
     assert seen["db_name"] == "quaygate"
     assert seen["cache"].endswith("RedisCache")
     assert seen["broker"] == "redis"
