@@ -186,9 +186,9 @@ def _expiry_owners(*, owners: int, now: datetime) -> Organization:
         cursor.execute(
             """
             INSERT INTO portal_user (password, email, full_name, is_superuser, is_staff,
-                is_active, date_joined, wants_expiry_reminders)
+                is_active, date_joined, wants_expiry_reminders, two_factor_enabled)
             SELECT '!', 'expiry-' || g || '@bench.example', 'Expiry Owner ' || g, false, false,
-                   true, %(now)s, true
+                   true, %(now)s, true, false
             FROM generate_series(1, %(owners)s) g
             ON CONFLICT (email) DO NOTHING
             """,
@@ -231,7 +231,8 @@ def generate_tokens(*, count: int, owners: int = 1000, now: datetime | None = No
             INSERT INTO tokens_personalaccesstoken (name, description, display_prefix, scopes,
                 terminal_access, allowed_ips, rate_limit_per_hour, notify_on_new_ip, expires_at,
                 created_at, created_user_agent, recent_ips, revoked_at, revoked_by_kind,
-                revocation_reason, organization_id, owner_id)
+                revocation_reason, organization_id, owner_id, kind, approval, approval_note,
+                justification)
             SELECT 'bench token ' || (g + (SELECT coalesce(max(id), 0) FROM tokens_personalaccesstoken)), '', 'qgp_' || lpad(to_hex(g %% 65536), 4, '0'),
                    '["fleet:read"]'::jsonb, 'all', '[]'::jsonb, NULL, false,
                    -- 430 days of expiry dates, a prime stride so neighbours are far apart
@@ -240,7 +241,7 @@ def generate_tokens(*, count: int, owners: int = 1000, now: datetime | None = No
                    %(now)s::timestamptz - interval '400 days', '', '[]'::jsonb,
                    CASE WHEN g %% 10 = 0 THEN %(now)s::timestamptz - interval '1 day' END,
                    CASE WHEN g %% 10 = 0 THEN 'owner' ELSE '' END,
-                   '', %(org)s, o.id
+                   '', %(org)s, o.id, 'production', '', '', ''
             FROM generate_series(1, %(count)s) g
             JOIN owners o ON o.idx = g %% (SELECT count(*) FROM owners)
             """,
