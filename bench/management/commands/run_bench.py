@@ -28,7 +28,8 @@ from bench.report import Row, machine, render
 from bench.secret_scanning import secret_scanning_row
 
 ROOT = Path(__file__).resolve().parents[3]
-QUAYGATE_TARGET = 0.70
+# GET /api/v1/token with a PAT: issue 22's target (0.70 before it).
+QUAYGATE_TARGET = 0.80
 # GET /api/v1/spreaders/{serial}: issue 22's target for the data endpoints.
 SPREADER_TARGET = 0.45
 # The HTTP rows with a target, by Target.key, as a fraction of the ceiling's throughput.
