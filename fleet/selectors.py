@@ -8,9 +8,11 @@ never "forbidden" — the answer must not tell whether it exists.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
@@ -50,16 +52,18 @@ def spreaders_visible_to(scope: TokenScope) -> QuerySet[Spreader]:
 
 
 def spreader_for(scope: TokenScope, serial_number: str) -> Spreader:
-    """The spreader and its terminal, in one query written once per process: the ORM spent
-    ~1 ms of CPU building and compiling the same select_related lookup on every request
-    (issue 22's profile), more than the rest of GET /api/v1/spreaders/{serial} together.
-    The rule is _terminal_filter's, in SQL (_terminal_sql); a test holds the two equal."""
-    where, params = _terminal_sql(scope, "t")
+    """The spreader and its terminal, in one query. Building and compiling the ORM's
+    select_related lookup cost ~1 ms of CPU on every request (issue 22's profile), more than
+    the rest of GET /api/v1/spreaders/{serial} together: the tenancy queryset is compiled once
+    per token scope and process (_compiled_lookup) and only the serial number changes."""
+    db = router.db_for_read(Spreader)
+    compiled = _compiled_lookup(db, scope.organization_id, scope.kind, scope.terminal_ids)
     row = None
-    if where is not None:
-        db = router.db_for_read(Spreader)
+    if compiled is not None:
+        sql, params, serial_at = compiled
+        params = [*params[:serial_at], serial_number, *params[serial_at + 1 :]]
         with connections[db].cursor() as cursor:
-            cursor.execute(f"{_spreader_select(db)} AND {where}", [serial_number, *params])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
     if row is None:
         raise Http404(f"No spreader {serial_number!r} is visible to this token.")
@@ -68,40 +72,31 @@ def spreader_for(scope: TokenScope, serial_number: str) -> Spreader:
     return spreader
 
 
-def _terminal_sql(scope: TokenScope, alias: str) -> tuple[str | None, list[Any]]:
-    """_terminal_filter as an SQL condition on the terminal table under `alias`; None when
-    the token can see no terminal at all (an empty selection)."""
-    sandbox = scope.kind != "production"
-    sql, params = (
-        f"{alias}.organization_id = %s AND {alias}.sandbox = %s",
-        [
-            scope.organization_id,
-            sandbox,
-        ],
-    )
-    if scope.terminal_ids is not None and not sandbox:
-        if not scope.terminal_ids:
-            return None, []
-        sql += f" AND {alias}.id IN ({', '.join(['%s'] * len(scope.terminal_ids))})"
-        params += sorted(scope.terminal_ids)
-    return sql, params
+@dataclass(frozen=True)
+class _Scope:
+    organization_id: int
+    kind: str
+    terminal_ids: frozenset[int] | None
 
 
-@functools.cache
-def _spreader_select(db: str) -> str:
-    """SELECT every column of the spreader (s) and its terminal (t), by serial number."""
-    quote = connections[db].ops.quote_name
-    columns = ", ".join(
-        f"{alias}.{quote(field.column)}"
-        for alias, model in (("s", Spreader), ("t", Terminal))
-        for field in model._meta.concrete_fields
-    )
-    # Identifiers from the models' metadata, quoted; every value is a parameter.
-    spreaders, terminals = quote(Spreader._meta.db_table), quote(Terminal._meta.db_table)
-    return (
-        f"SELECT {columns} FROM {spreaders} s "  # noqa: S608
-        f"JOIN {terminals} t ON t.id = s.terminal_id WHERE s.serial_number = %s"
-    )
+# A parameter no serial number can be: the compiled lookup's place for the real one.
+_SERIAL = "\x00serial\x00"
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_lookup(
+    db: str, organization_id: int, kind: str, terminal_ids: frozenset[int] | None
+) -> tuple[str, tuple[Any, ...], int] | None:
+    """spreaders_visible_to's query for one serial number, compiled (the tenancy rule stays
+    _terminal_filter's alone), with where the serial number goes among its parameters; None
+    when the scope can see nothing (an empty terminal selection)."""
+    scope = _Scope(organization_id, kind, terminal_ids)
+    query = spreaders_visible_to(scope).filter(serial_number=_SERIAL)[:1].query
+    try:
+        sql, params = query.get_compiler(using=db).as_sql()
+    except EmptyResultSet:
+        return None
+    return sql, tuple(params), list(params).index(_SERIAL)
 
 
 def _from_row(db: str, row: tuple, models: tuple[type[Model], ...]) -> list[Model]:
