@@ -1,6 +1,7 @@
-"""selectors.spreader_for is written in SQL by hand (the ORM's query building was most of a
-spreader request's time): it must see exactly what the tenancy queryset sees, and return the
-same spreader and terminal the ORM would."""
+"""selectors.spreader_for runs the tenancy queryset compiled once per scope, with the serial
+number swapped into its parameters, and builds the models from the row itself: it must see
+exactly what the tenancy queryset sees, and return the same spreader and terminal the ORM
+would."""
 
 from dataclasses import dataclass
 from datetime import date
