@@ -171,8 +171,8 @@ def test_rate_limited_sign_in_says_so(page, live_server, owner, shoot):
         page.get_by_label("Password").fill("not-the-password")
         page.get_by_role("button", name="Sign in").click()
         # The answer, before the next goto: a goto right after the click can cancel the form's
-        # submission before it is sent, and an attempt never sent is never counted (this test
-        # failed so under load).
+        # submission before it is sent, and an attempt never sent is never counted (the likely
+        # cause of this test's one failure under load).
         expect(refused).to_be_visible()
     page.get_by_label("Email").fill(owner.email)
     page.get_by_label("Password").fill(PASSWORD)
