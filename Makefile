@@ -38,8 +38,11 @@ seed: migrate
 run: install
 	@HOST=$(HOST) PORT=$(PORT) QUAYGATE_PARENT_PID=$$PPID scripts/run-embedded
 
+# Two processes (pytest-xdist), each with its own test database and Redis db: see
+# tests/support/parallel.py. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p tests.support.parallel -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,6 +20,21 @@ PASSWORD = "correct-horse-battery-staple"
 REQUIRE_SERVICES = os.environ.get("QUAYGATE_REQUIRE_SERVICES") == "1"
 
 
+def pytest_configure(config) -> None:
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = [
+        "tests.support.hashers.CheapArgon2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("REDIS_URL") and os.environ.get("QUAYGATE_TEST_WORKER") != worker:
+        raise pytest.UsageError(
+            "parallel workers share one Redis db: run them with -p tests.support.parallel "
+            "(make test does)"
+        )
+
+
 def require(condition: bool, reason: str) -> None:
     if condition:
         return

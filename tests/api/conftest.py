@@ -19,12 +19,6 @@ from tokens.scopes import MEMBER_SCOPES
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    """The people in these tests never sign in: Argon2 would only make every setup slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_counters() -> Iterator[None]:
     """Per-process rate-limit counters and the Redis circuit breaker start clean."""
     token_cache.local_counters.clear()

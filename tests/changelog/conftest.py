@@ -45,12 +45,6 @@ operations = ["spreaders_telemetry"]
 """
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    """The people here never sign in (but ops do, by force_login): Argon2 only slows setup."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def changelog_file(settings, tmp_path) -> Path:
     """The real changelog with a deprecation release on top."""

@@ -11,7 +11,6 @@ if str(CLIENT_PATH) not in sys.path:
     sys.path.insert(0, str(CLIENT_PATH))
 
 from tests.api.conftest import (  # noqa: E402
-    _fast_passwords,  # noqa: F401
     _fresh_counters,  # noqa: F401
     fleet,  # noqa: F401
     issue,  # noqa: F401

@@ -10,7 +10,6 @@ from django.db import connection
 import telemetry.usage
 from portal.celery import app
 from tests.hostile.conftest import (  # noqa: F401 - fixtures, used by name
-    _fast_passwords,
     _fresh_counters,
     fleet,
     new_secret,

@@ -20,12 +20,6 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    """Nobody signs in here: Argon2 would only make every fixture slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_counters() -> Iterator[None]:
     token_cache.local_counters.clear()
     token_cache.reset_circuit()

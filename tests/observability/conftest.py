@@ -8,7 +8,6 @@ from prometheus_client import REGISTRY
 
 from observability import metrics, snapshot
 from tests.api.conftest import (  # noqa: F401 (fixtures)
-    _fast_passwords,
     _fresh_counters,
     api_client,
     committed,

@@ -58,6 +58,8 @@ def test_the_route_is_the_pattern_not_the_path(partner, fleet, sample):
         ("Bearer " + token_format.PREFIX + "A" * 36, "bad_checksum"),
         ("Bearer " + token_format.generate(), "unknown"),
     ],
+    # Named by the reason: a generated token in the id would differ between xdist's workers.
+    ids=["missing", "malformed", "bad_checksum", "unknown"],
 )
 def test_a_refusal_is_counted_by_its_reason(api_client, fleet, sample, authorization, reason):
     client = api_client()
