@@ -10,9 +10,13 @@ from django.conf import settings
 DEFAULTS: dict[str, Any] = {
     "USAGE_STREAM_KEY": "quaygate:usage",
     "USAGE_STREAM_GROUP": "usage-drain",
-    # Approximate cap on the stream (entries are deleted once drained, so this only bounds a
-    # backlog while the drain is down: at ~300 bytes an entry, 1M entries is ~300 MB of Redis).
+    # Approximate cap on the records in the stream (entries are deleted once drained, so this
+    # only bounds a backlog while the drain is down: at ~300 bytes a record, 1M is ~300 MB of
+    # Redis). usage.xadd_command says how a cap in records becomes MAXLEN in entries.
     "USAGE_STREAM_MAXLEN": 1_000_000,
+    # One flush's records go in entries of at most this many (~40 KB).
+    "USAGE_STREAM_ENTRY_RECORDS": 100,
+    # Records per read of the drain (about: the entries read are counted, see usage._ReadSize).
     "USAGE_DRAIN_BATCH": 2000,
     # An entry read but not acknowledged for this long belongs to a dead drain: claim it.
     "USAGE_DRAIN_CLAIM_IDLE_MS": 60_000,

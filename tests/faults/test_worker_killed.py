@@ -64,7 +64,7 @@ def test_a_drain_killed_mid_task_loses_nothing_and_doubles_nothing(services_up):
     records = [usage_record(n) for n in range(ROWS)]
     pipeline = client.pipeline(transaction=False)
     for record in records:
-        pipeline.execute_command(*xadd_command(record))
+        pipeline.execute_command(*xadd_command([record]))  # an entry each: many reads to kill
     pipeline.execute()
 
     with celery_worker() as worker:

@@ -55,6 +55,13 @@ def usage(
     )
 
 
+def records_in_stream(client, key: str) -> list[dict]:
+    """Every usage record waiting in the stream at `key`, oldest first (entries hold batches)."""
+    from telemetry.usage import records_in
+
+    return [record for _, fields in client.xrange(key) for record in records_in(fields)]
+
+
 def log(*rows: UsageRecord) -> list[UsageRecord]:
     return UsageRecord.objects.bulk_create(rows)
 

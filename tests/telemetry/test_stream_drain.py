@@ -8,7 +8,14 @@ import pytest
 from telemetry import usage
 from telemetry.conf import setting
 from telemetry.models import UsageRecord
-from telemetry.usage import _store_and_ack, drain_usage_stream, store_records
+from telemetry.usage import (
+    _store_and_ack,
+    drain_usage_stream,
+    records_in,
+    store_records,
+    xadd_command,
+)
+from tests.telemetry.factories import records_in_stream
 from tests.telemetry.factories import stream_record as record
 
 
@@ -58,7 +65,7 @@ def test_entries_read_by_a_crashed_drain_are_claimed_and_replayed_without_duplic
         log(r)
     # A drain reads three entries, stores them, then dies before acknowledging.
     entries = stream.xreadgroup(group(), "doomed", {key(): ">"}, count=10)[0][1]
-    store_records([json.loads(fields[b"v"]) for _, fields in entries])
+    store_records([r for _, fields in entries for r in records_in(fields)])
     assert stream.xpending(key(), group())["pending"] == 3
 
     result = drain_usage_stream(consumer="survivor", claim_idle_ms=0)
@@ -97,9 +104,78 @@ def test_a_malformed_entry_is_dropped_instead_of_blocking_the_stream(stream, db)
 
     result = drain_usage_stream(consumer="drain-1")
 
-    assert (result.read, result.malformed) == (2, 1)
+    assert (result.read, result.malformed) == (1, 1)  # records stored, entries dropped
     assert UsageRecord.objects.count() == 1
     assert stream.xlen(key()) == 0
+
+
+def test_a_flush_sends_its_records_in_few_entries_in_order(stream, db, settings):
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
+    records = [record() for _ in range(25)]
+    for r in records:
+        usage.record_usage(r)  # 25 requests between two flushes
+
+    usage.settle()
+
+    assert [len(records_in(fields)) for _, fields in stream.xrange(key())] == [10, 10, 5]
+    assert records_in_stream(stream, key()) == records
+    assert drain_usage_stream(consumer="drain-1").read == 25
+    assert UsageRecord.objects.count() == 25
+
+
+def test_an_entry_caps_the_stream_at_the_records_cap_divided_by_its_records(settings):
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_MAXLEN": 1000}
+    # ("XADD", key, "MAXLEN", "~", cap, "*", "b", records)
+    assert xadd_command([record()])[4] == 1000
+    assert xadd_command([record() for _ in range(40)])[4] == 25
+    assert xadd_command([record() for _ in range(3000)])[4] == 1
+
+
+def test_entries_of_the_release_before_batching_are_still_drained(stream, db):
+    # A rolling deploy: a process still on the old release wrote one record per entry ("v").
+    old = record()
+    stream.xadd(key(), {"v": json.dumps(old)})
+    log(record())
+
+    result = drain_usage_stream(consumer="drain-1")
+
+    assert (result.read, result.malformed) == (2, 0)
+    assert UsageRecord.objects.filter(request_id=old["request_id"]).exists()
+
+
+@pytest.mark.parametrize("batch", [b"{not json", b'{"a": 1}', b"[1, 2]"])
+def test_a_malformed_batch_is_dropped_whole(stream, db, batch):
+    stream.xadd(key(), {"b": batch})
+    log(record())
+
+    result = drain_usage_stream(consumer="drain-1")
+
+    assert (result.read, result.malformed) == (1, 1)
+    assert stream.xlen(key()) == 0
+
+
+def test_the_drain_reads_about_a_batch_of_records_whatever_an_entry_holds(
+    stream, db, settings, monkeypatch
+):
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
+    for _ in range(6):  # six busy flushes: six full entries of ten records
+        for _ in range(10):
+            usage.record_usage(record())
+        usage.settle()
+    for _ in range(30):  # then thirty quiet flushes: an entry of one record each
+        log(record())
+    reads = []
+    real = usage._store_and_ack
+    monkeypatch.setattr(
+        usage, "_store_and_ack", lambda *args: reads.append(real(*args)) or reads[-1]
+    )
+
+    result = drain_usage_stream(consumer="drain-1", batch_size=20)
+
+    assert result.read == 90
+    # Records per read: two full entries at a time, then two single ones, after which the
+    # count follows what the entries hold (20 of them), until the 8 left.
+    assert [records for _, records, _ in reads if records] == [20, 20, 20, 2, 20, 8]
 
 
 def test_without_redis_records_are_written_directly(no_redis, db):
@@ -168,6 +244,8 @@ def test_draining_costs_the_same_few_queries_for_many_entries(
 ):
     for _ in range(200):
         log(record())
-    with django_assert_max_num_queries(3):  # savepoint, one bulk INSERT, release
+    # The first read is sized for full entries (500 // 100 = 5 of them), then follows what the
+    # entries hold: two bulk INSERTs (each with its savepoint and release), not one per entry.
+    with django_assert_max_num_queries(6):
         drain_usage_stream(consumer="drain-1", batch_size=500)
     assert UsageRecord.objects.count() == 200
