@@ -1,7 +1,10 @@
 """The state gauges, worked out when Prometheus scrapes: a few cheap reads, never per request.
 
-- `quaygate_usage_stream_lag`: XLEN of the usage stream (O(1); drained entries are deleted, so
-  its length is what waits for the drain).
+- `quaygate_usage_stream_lag`, `quaygate_usage_stream_oldest_age_seconds`: XLEN of the usage
+  stream and the age of its first entry, by Redis's clock (one round trip: XLEN, XRANGE COUNT 1,
+  TIME). Drained entries are deleted, so both are about what waits for the drain. An entry holds
+  one flush of one process (1 to USAGE_STREAM_ENTRY_RECORDS records), so the age, not the
+  length, says how far behind the usage log is.
 - `quaygate_outbox_pending{kind}`, `quaygate_outbox_oldest_age_seconds`: one query over the
   outbox's partial index of queued and sending rows (normally a handful).
 - `quaygate_tokens_active{kind}`, `quaygate_anomalies_total{rule, severity}`,
@@ -58,11 +61,29 @@ def _stream() -> Iterator[Metric]:
     client = redis_client() if settings.REDIS_URL else None
     if client is None:
         return  # the embedded default: no stream, usage rows are inserted directly
+    key = setting("USAGE_STREAM_KEY")
+    pipeline = client.pipeline(transaction=False)
+    pipeline.xlen(key)
+    pipeline.xrange(key, count=1)
+    pipeline.time()
+    length, first, (seconds, microseconds) = pipeline.execute()
     lag = GaugeMetricFamily(
-        "quaygate_usage_stream_lag", "Usage-log entries in the Redis stream waiting for the drain."
+        "quaygate_usage_stream_lag",
+        "Usage-log entries (one flush of one process each) in the Redis stream waiting for the "
+        "drain.",
     )
-    lag.add_metric([], client.xlen(setting("USAGE_STREAM_KEY")))
+    lag.add_metric([], length)
     yield lag
+    age = GaugeMetricFamily(
+        "quaygate_usage_stream_oldest_age_seconds",
+        "Age of the oldest usage-log entry waiting for the drain, by Redis's clock (0 when none is).",
+    )
+    oldest = 0.0
+    if first:
+        added_ms = int(first[0][0].split(b"-")[0])  # a stream id is <milliseconds>-<sequence>
+        oldest = max(0.0, seconds + microseconds / 1e6 - added_ms / 1000)
+    age.add_metric([], oldest)
+    yield age
 
 
 def _outbox() -> Iterator[Metric]:

@@ -162,10 +162,27 @@ def test_the_stream_lag_is_what_waits_in_redis(client, redis_client, settings):
         redis_client.delete(key)
 
 
+def test_the_stream_age_is_that_of_its_oldest_entry_by_redis_clock(client, redis_client, settings):
+    key = f"test:usage:{uuid.uuid4().hex}"
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_KEY": key}
+    try:
+        assert scrape(client)[("quaygate_usage_stream_oldest_age_seconds", ())] == 0
+        seconds, _ = redis_client.time()
+        redis_client.xadd(key, {"b": "[]"}, id=f"{(seconds - 120) * 1000}-0")  # two minutes ago
+        redis_client.xadd(key, {"b": "[]"})  # and now
+
+        age = scrape(client)[("quaygate_usage_stream_oldest_age_seconds", ())]
+
+        assert 120 <= age < 125
+    finally:
+        redis_client.delete(key)
+
+
 def test_no_stream_without_redis(client, no_redis):
     samples = scrape(client)
 
     assert ("quaygate_usage_stream_lag", ()) not in samples
+    assert ("quaygate_usage_stream_oldest_age_seconds", ()) not in samples
     assert samples[("quaygate_scrape_errors", (("source", "usage_stream"),))] == 0
 
 
