@@ -4,7 +4,9 @@ Every operation gets a bounded number of generated requests (valid and invalid) 
 token; every answer must be schema-conformant and none may be a 500. The examples of an
 operation share one token, except those of the two operations that change the calling token
 (revoke it, rotate its secret): each of those gets a fresh one, so an example cannot starve the
-ones after it. Minting a token per example had been half of this file's time.
+ones after it. So does an example whose Idempotency-Key the shared token already sent: a key is
+the token's, and reusing it for another request is rightly a 422 (tests/api/test_idempotency.py),
+not a valid request rejected. Minting a token per example had been half of this file's time.
 
 The schema is loaded when the module is collected (schemathesis' lazy `from_fixture` loader
 does not run on pytest 9); serving it touches no database.
@@ -46,10 +48,16 @@ def secret_for(new_secret):
     Function-scoped: hypothesis runs an operation's examples in one test call, so they share it;
     each operation (a test of its own) mints its own."""
     shared: list[str] = []
+    keys_sent: set[str] = set()
 
     def _secret_for(case) -> str:
         if (case.operation.method.upper(), case.operation.path) in CHANGES_ITS_TOKEN:
             return new_secret()
+        key = (case.headers or {}).get("Idempotency-Key")
+        if key is not None and key in keys_sent:
+            return new_secret()
+        if key is not None:
+            keys_sent.add(key)
         if not shared:
             shared.append(new_secret())
         return shared[0]
