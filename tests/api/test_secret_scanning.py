@@ -409,7 +409,13 @@ def test_deliveries_are_limited_per_address(settings, github_key, api_client, re
 
 
 def test_a_batch_costs_the_same_queries_whatever_its_number_of_unknown_alerts(
-    github_key, issue, owner, org_admin, api_client, django_assert_max_num_queries
+    github_key,
+    issue,
+    owner,
+    org_admin,
+    api_client,
+    django_assert_max_num_queries,
+    without_usage_log,
 ):
     def batch(live: int, unknown: int) -> list[dict]:
         secrets = [issue(owner).secret for _ in range(live)]

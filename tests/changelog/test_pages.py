@@ -75,7 +75,7 @@ def test_bad_parameters_are_a_400_problem(client, query, code):
         assert response.json()["errors"][0]["code"] == code
 
 
-def test_it_costs_no_query(client, django_assert_num_queries):
+def test_it_costs_no_query(client, django_assert_num_queries, without_usage_log):
     client.get(URL)  # the file is parsed once
     with django_assert_num_queries(0):
         assert client.get(URL).status_code == 200

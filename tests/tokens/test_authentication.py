@@ -33,13 +33,6 @@ def lookups(monkeypatch) -> list[str]:
     return calls
 
 
-@pytest.fixture
-def without_usage_log(settings) -> None:
-    """Count authentication's queries alone. Without Redis the usage log inserts its row
-    directly; with Redis it goes to a stream (see test_token_cache: zero queries end to end)."""
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "UsageLog" not in m]
-
-
 def get(client, secret, path=PROBE, **extra):
     return client.get(path, **bearer(secret), **extra)
 

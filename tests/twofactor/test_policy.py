@@ -42,11 +42,6 @@ def _require(org, admin):
     return policy.set_two_factor_requirement(org, required=True, actor=Actor.for_user(admin))
 
 
-@pytest.fixture
-def without_usage_log(settings) -> None:
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "UsageLog" not in m]
-
-
 def test_an_admin_without_2fa_cannot_require_it(org, org_admin):
     with pytest.raises(TwoFactorPolicyError) as refused:
         _require(org, org_admin)
