@@ -243,5 +243,10 @@ def interleaved(
                     f"  round {number + 1}/{rounds} {target.key:<10} "
                     f"{run.requests_per_second:8.0f} req/s  p50 {run.p50_ms:.2f} ms  "
                     f"p99 {run.p99_ms:.2f} ms"
+                    + (
+                        f"  server CPU {run.server_cpu_us_per_request:.0f} µs/request"
+                        if run.server_cpu_us_per_request is not None
+                        else ""
+                    )
                 )
     return [results[target.key] for target in targets]
