@@ -1,0 +1,99 @@
+"""An API request leaves none of DRF's objects for the cyclic garbage collector.
+
+DRF's view, Request and Response refer to one another; ApiView lets go of those references
+once the body is rendered (api.views.base.ApiView._release), so refcounting frees them when
+the request ends instead of the collector's young-generation passes, which cost every request.
+Through the WSGI handler as gunicorn calls it: the test client keeps its own references to a
+response (and a cycle of its own: `response.json`).
+"""
+
+import gc
+import io
+import sys
+from collections.abc import Iterator
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """A real WSGI handler closes old connections when a request ends: not the one holding the
+    test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def serve(handler: WSGIHandler, path: str, secret: str) -> str:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {secret}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    statuses = []
+    body = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        b"".join(body)
+    finally:
+        body.close()
+    return statuses[0]
+
+
+def cyclic_garbage_of(serve_once) -> list:
+    """The objects only the cyclic collector would free after `serve_once()`."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        serve_once()
+        gc.collect()
+        return list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def drf_objects_in(garbage: list) -> list[str]:
+    return [type(o).__name__ for o in garbage if isinstance(o, Request | Response)]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/token", "/api/v1/spreaders", "/api/v1/spreaders/NOPE"])
+def test_an_api_request_leaves_no_drf_object_in_a_cycle(fleet, issue, owner, path):
+    handler, secret = WSGIHandler(), issue(owner).secret
+    serve(handler, path, secret)  # warm: imports, caches, the token in memory
+
+    statuses = []
+    garbage = cyclic_garbage_of(lambda: statuses.append(serve(handler, path, secret)))
+
+    assert statuses[0].split()[0] == ("404" if path.endswith("NOPE") else "200")
+    assert drf_objects_in(garbage) == []
+
+
+def test_a_refused_token_leaves_no_drf_object_in_a_cycle(fleet, db):
+    handler = WSGIHandler()
+    wrong = "qgp_" + "A" * 36
+    serve(handler, "/api/v1/token", wrong)
+
+    garbage = cyclic_garbage_of(lambda: serve(handler, "/api/v1/token", wrong))
+
+    assert drf_objects_in(garbage) == []
