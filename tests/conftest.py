@@ -88,11 +88,36 @@ def _settle_hot_redis() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
     yield
     for alias in caches:
         with contextlib.suppress(Exception):  # a cache that is down has nothing to clear
-            caches[alias].clear()
+            cache = caches[alias]
+            if isinstance(cache, RedisCache):
+                _empty_this_db(cache._cache.get_client(write=True))
+            else:
+                cache.clear()
+
+
+def _empty_this_db(client: redis_lib.Redis) -> None:
+    """What FLUSHDB does to this db, without FLUSHDB: Redis answers a flush with a "forget
+    everything" push to every tracking connection of the server, which would reset the token
+    memory of the other parallel worker (tests/support/parallel.py) in the middle of its test."""
+    keys = list(client.scan_iter(count=1000))
+    for start in range(0, len(keys), 1000):
+        client.unlink(*keys[start : start + 1000])
+
+
+def kill_connections_to_this_db(client: redis_lib.Redis, kind: str) -> None:
+    """A Redis restart, as seen by this process: every connection of `kind` ("normal",
+    "pubsub") to this client's db but the client's own is closed by the server. Not the whole
+    server's: the other parallel worker's connections are to another db."""
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    own = client.client_id()
+    for info in client.client_list(_type=kind):
+        if int(info["db"]) == db and int(info["id"]) != own:
+            client.client_kill_filter(_id=info["id"])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 
 from core import hotredis
+from tests.conftest import kill_connections_to_this_db
 
 PREFIX = f"test:hotredis:{os.getpid()}:"
 seen: list[bytes] = []
@@ -96,7 +97,7 @@ def test_a_lost_connection_resets_memory_and_is_replaced(url, redis_client, monk
     monkeypatch.setattr(hotredis, "RETRY_AFTER_SECONDS", 0.0)
     assert trusted(url)
     resets.clear()
-    redis_client.client_kill_filter(_type="pubsub", skipme=True)  # a Redis restart, a proxy
+    kill_connections_to_this_db(redis_client, "pubsub")  # a Redis restart, a proxy
     assert polled_until(url, lambda: bool(resets))
     assert trusted(url)  # a new listener, trusted once its own PING came back
     redis_client.set(PREFIX + "after", "1")

@@ -7,6 +7,7 @@ import pytest
 from telemetry import usage
 from telemetry.models import UsageRecord
 from telemetry.usage import drain_usage_stream
+from tests.conftest import kill_connections_to_this_db
 from tests.telemetry.factories import records_in_stream
 from tokens.format import generate
 
@@ -171,8 +172,8 @@ def test_a_dropped_connection_loses_no_record_and_does_not_trip_the_breaker(clie
     client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token))
     usage.settle()
     # A proxy's idle timeout, or a Redis restart: every kept connection but the test's is dead.
-    stream.client_kill_filter(_type="normal", skipme=True)
-    stream.client_kill_filter(_type="pubsub", skipme=True)
+    kill_connections_to_this_db(stream, "normal")
+    kill_connections_to_this_db(stream, "pubsub")
     for _ in range(3):
         assert client.get("/api/v1/spreaders/SP-1", **authenticated_headers(token)).status_code
     usage.settle()
