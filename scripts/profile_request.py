@@ -13,7 +13,6 @@ page of GET /api/v1/spreaders).
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import sys
@@ -44,38 +43,19 @@ def main() -> None:
 
     from bench import generators, seed
     from portal.wsgi import application
+    from tests.support.wsgi import call, get_environ
 
     bench = generators.bench_org()
     pat = seed.credentials(bench).pat
     path = args.path.format(serial=bench.spreader.serial_number)
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path.split("?")[0],
-        "QUERY_STRING": path.partition("?")[2],
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_AUTHORIZATION": f"Bearer {pat}",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
+    environ = get_environ(path, f"Bearer {pat}")
     statuses: list[str] = []
 
     def start_response(status, headers, exc_info=None):
         statuses.append(status)
 
     def one() -> bytes:
-        response = application(dict(environ, **{"wsgi.input": io.BytesIO(b"")}), start_response)
-        try:
-            return b"".join(response)
-        finally:
-            response.close()
+        return call(application, environ, start_response)
 
     for _ in range(200):  # warm-up: caches, the once-a-minute touch, the usage-log thread
         one()

@@ -8,8 +8,6 @@ response (and a cycle of its own: `response.json`).
 """
 
 import gc
-import io
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +16,8 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from tests.support.wsgi import call, get_environ
 
 
 @pytest.fixture(autouse=True)
@@ -32,29 +32,12 @@ def _keep_the_test_connection() -> Iterator[None]:
 
 
 def serve(handler: WSGIHandler, path: str, secret: str) -> str:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_AUTHORIZATION": f"Bearer {secret}",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
     statuses = []
-    body = handler(environ, lambda status, headers, exc_info=None: statuses.append(status))
-    try:
-        b"".join(body)
-    finally:
-        body.close()
+    call(
+        handler,
+        get_environ(path, f"Bearer {secret}", host="testserver"),
+        lambda status, *_: statuses.append(status),
+    )
     return statuses[0]
 
 
