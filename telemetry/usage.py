@@ -4,7 +4,9 @@ A request appends its record to this process's buffer. A flusher thread sends th
 Redis Stream every 50 ms, and flushes it at exit: one XADD per flush, its records a JSON array
 in one entry (at most USAGE_STREAM_ENTRY_RECORDS of them; a bigger flush makes more entries in
 the same round trip). One command per record cost the web process ~31 µs of CPU and Redis
-~6.5 µs per record; one per flush ~10 + 2.6 µs for the whole batch. A Celery task drains the stream through a consumer group in bulk: rows are inserted
+~6.5 µs per record; one per flush ~10 + 2.6 µs for the whole batch.
+
+A Celery task drains the stream through a consumer group in bulk: rows are inserted
 with ON CONFLICT DO NOTHING on request_id, and entries are acknowledged (and deleted) only after
 the transaction commits. Entries a crashed drain read but never acknowledged are claimed by the
 next drain (XAUTOCLAIM) and replayed; their request_ids make the replay insert nothing twice.
@@ -367,17 +369,20 @@ def _store_and_ack(client: redis.Redis, key: str, group: str, entries) -> tuple[
 
 
 class _ReadSize:
-    """How many entries to read at once for about `batch` records: entries hold 1 to
-    USAGE_STREAM_ENTRY_RECORDS records, so the count follows the last read's records per entry
-    (starting from full entries: a first read never holds more than `batch` records)."""
+    """How many entries to read at once for about `batch` records. Entries hold 1 to
+    USAGE_STREAM_ENTRY_RECORDS records, so the count follows the last read's records per entry,
+    starting from full entries (a first read never holds more than `batch` records) and never
+    past `batch` entries (the most a read took when every entry was one record). A backlog that
+    turns from one-record entries to full ones meets one read of up to ENTRY_RECORDS x `batch`
+    records before the count follows."""
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
         self.count = max(1, batch // setting("USAGE_STREAM_ENTRY_RECORDS"))
 
     def learn(self, entries: int, records: int) -> None:
-        if entries:
-            self.count = max(1, self.batch * entries // max(records, 1))
+        if entries and records:  # entries dropped as malformed say nothing about the others
+            self.count = max(1, min(self.batch * entries // records, self.batch))
 
 
 def drain_usage_stream(

@@ -178,6 +178,27 @@ def test_the_drain_reads_about_a_batch_of_records_whatever_an_entry_holds(
     assert [records for _, records, _ in reads if records] == [20, 20, 20, 2, 20, 8]
 
 
+def test_dropped_entries_do_not_make_the_next_read_bigger(stream, db, settings, monkeypatch):
+    settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
+    stream.xadd(key(), {"b": b"{not json"})
+    stream.xadd(key(), {"b": b"[1]"})
+    for _ in range(6):  # then six full entries of ten records
+        for _ in range(10):
+            usage.record_usage(record())
+        usage.settle()
+    reads = []
+    real = usage._store_and_ack
+    monkeypatch.setattr(
+        usage, "_store_and_ack", lambda *args: reads.append(real(*args)) or reads[-1]
+    )
+
+    result = drain_usage_stream(consumer="drain-1", batch_size=20)
+
+    assert (result.read, result.malformed) == (60, 2)
+    # The two dropped entries were a read of no records: the count stays at two full entries.
+    assert [records for _, records, _ in reads if records] == [20, 20, 20]
+
+
 def test_without_redis_records_are_written_directly(no_redis, db):
     assert log(record()) == "database"
     assert UsageRecord.objects.count() == 1
