@@ -21,6 +21,8 @@ REQUIRE_SERVICES = os.environ.get("QUAYGATE_REQUIRE_SERVICES") == "1"
 
 
 def pytest_configure(config) -> None:
+    """Argon2 at its lowest cost in this process (tests/support/hashers.py says why), and no
+    parallel worker without its own Redis db (tests/support/parallel.py)."""
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = [
