@@ -8,27 +8,15 @@ response (and a cycle of its own: `response.json`).
 """
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tests.support.wsgi import call, get_environ
 
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    """A real WSGI handler closes old connections when a request ends: not the one holding the
-    test's transaction."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("wsgi_keeps_the_test_connection")
 
 
 def serve(handler: WSGIHandler, path: str, secret: str) -> str:
@@ -60,7 +48,10 @@ def drf_objects_in(garbage: list) -> list[str]:
     return [type(o).__name__ for o in garbage if isinstance(o, Request | Response)]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/token", "/api/v1/spreaders", "/api/v1/spreaders/NOPE"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/token", "/api/v1/spreaders", "/api/v1/spreaders/NOPE", "/api/v1/changelog"],
+)
 def test_an_api_request_leaves_no_drf_object_in_a_cycle(fleet, issue, owner, path):
     handler, secret = WSGIHandler(), issue(owner).secret
     serve(handler, path, secret)  # warm: imports, caches, the token in memory
