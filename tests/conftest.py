@@ -156,6 +156,21 @@ def mail_worker(smtp, redis_client):
 
 
 @pytest.fixture
+def wsgi_keeps_the_test_connection() -> Iterator[None]:
+    """For tests that call a real WSGI handler: it closes old connections when a request starts
+    and ends, which must not be the one holding the test's transaction (Django's test client
+    does the same)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
 def without_usage_log(settings) -> None:
     """Count a view's own queries. Without Redis (the embedded default) the usage log inserts
     each request's row at once; with Redis it goes to a stream (tests/telemetry prove both, and

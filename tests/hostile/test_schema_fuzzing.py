@@ -12,13 +12,9 @@ The schema is loaded when the module is collected (schemathesis' lazy `from_fixt
 does not run on pytest 9); serving it touches no database.
 """
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 EXAMPLES_PER_OPERATION = 30
@@ -26,15 +22,7 @@ EXAMPLES_PER_OPERATION = 30
 schema = schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    """What Django's test client does: a request must not close the connection that holds the
-    test's transaction (a real WSGI handler closes old connections when a request ends)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+pytestmark = pytest.mark.usefixtures("wsgi_keeps_the_test_connection")
 
 
 # (method, path) of the operations that revoke or rotate the calling token.

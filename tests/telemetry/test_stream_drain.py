@@ -109,6 +109,15 @@ def test_a_malformed_entry_is_dropped_instead_of_blocking_the_stream(stream, db)
     assert stream.xlen(key()) == 0
 
 
+@pytest.fixture
+def reads(monkeypatch) -> list[tuple[int, int, int]]:
+    """(entries, records, malformed) of each read the drain makes, in order."""
+    made: list[tuple[int, int, int]] = []
+    real = usage._store_and_ack
+    monkeypatch.setattr(usage, "_store_and_ack", lambda *args: made.append(real(*args)) or made[-1])
+    return made
+
+
 def test_a_flush_sends_its_records_in_few_entries_in_order(stream, db, settings):
     settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
     records = [record() for _ in range(25)]
@@ -155,7 +164,7 @@ def test_a_malformed_batch_is_dropped_whole(stream, db, batch):
 
 
 def test_the_drain_reads_about_a_batch_of_records_whatever_an_entry_holds(
-    stream, db, settings, monkeypatch
+    stream, db, settings, reads
 ):
     settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
     for _ in range(6):  # six busy flushes: six full entries of ten records
@@ -164,11 +173,6 @@ def test_the_drain_reads_about_a_batch_of_records_whatever_an_entry_holds(
         usage.settle()
     for _ in range(30):  # then thirty quiet flushes: an entry of one record each
         log(record())
-    reads = []
-    real = usage._store_and_ack
-    monkeypatch.setattr(
-        usage, "_store_and_ack", lambda *args: reads.append(real(*args)) or reads[-1]
-    )
 
     result = drain_usage_stream(consumer="drain-1", batch_size=20)
 
@@ -178,7 +182,7 @@ def test_the_drain_reads_about_a_batch_of_records_whatever_an_entry_holds(
     assert [records for _, records, _ in reads if records] == [20, 20, 20, 2, 20, 8]
 
 
-def test_dropped_entries_do_not_make_the_next_read_bigger(stream, db, settings, monkeypatch):
+def test_dropped_entries_do_not_make_the_next_read_bigger(stream, db, settings, reads):
     settings.QUAYGATE = {**settings.QUAYGATE, "USAGE_STREAM_ENTRY_RECORDS": 10}
     stream.xadd(key(), {"b": b"{not json"})
     stream.xadd(key(), {"b": b"[1]"})
@@ -186,11 +190,6 @@ def test_dropped_entries_do_not_make_the_next_read_bigger(stream, db, settings, 
         for _ in range(10):
             usage.record_usage(record())
         usage.settle()
-    reads = []
-    real = usage._store_and_ack
-    monkeypatch.setattr(
-        usage, "_store_and_ack", lambda *args: reads.append(real(*args)) or reads[-1]
-    )
 
     result = drain_usage_stream(consumer="drain-1", batch_size=20)
 
